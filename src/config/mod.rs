@@ -1,0 +1,353 @@
+//! Config: reads `sovereign.toml` (and the jurisdiction groups file), parses it into the raw serde
+//! structs of [`raw`] and compiles them into validated runtime types (site, geo, flow, privacy,
+//! policy). Every error names the file, the key and the reason. It never spawns threads, opens
+//! sockets or captures, and never opens geo databases (that is `geo`'s job; `check-config` asks it).
+
+pub mod raw;
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use crate::flow::FlowConfig;
+use crate::geo::{Country, CountrySet, GeoConfig};
+use crate::pii::{Detector, DetectorSet};
+use crate::policy::{Group, Jurisdictions, OnUnknown, Policy, Tenant};
+use raw::{RawConfig, RawJurisdictions};
+
+/// The bundled jurisdiction groups (rules/jurisdictions.toml), used unless
+/// `[policy] jurisdictions` names another file.
+pub const BUNDLED_JURISDICTIONS: &str = include_str!("../../rules/jurisdictions.toml");
+pub const BUNDLED_JURISDICTIONS_NAME: &str = "bundled:rules/jurisdictions.toml";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}: cannot read: {source}")]
+    Read { file: String, source: std::io::Error },
+    #[error("{file}: {message}")]
+    Parse { file: String, message: String },
+    #[error("{file}: key `{key}`: {reason}")]
+    Invalid { file: String, key: String, reason: String },
+}
+
+/// Validated runtime configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Where it was read from (for messages).
+    pub file: String,
+    pub site: Site,
+    pub geo: GeoConfig,
+    pub flow: FlowConfig,
+    /// HMAC key for identifiers; `None` means generate one per run.
+    pub hmac_key: Option<Vec<u8>>,
+    pub jurisdictions: Jurisdictions,
+    pub policy: Policy,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Site {
+    pub name: Option<String>,
+    pub inside: Vec<IpNet>,
+}
+
+impl Site {
+    pub fn is_inside(&self, ip: std::net::IpAddr) -> bool {
+        self.inside.iter().any(|n| n.contains(&ip))
+    }
+}
+
+/// Reads and compiles a config file.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { file: file.clone(), source })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    compile_str(&text, &file, base)
+}
+
+/// Parses and compiles config text; relative paths resolve against `base`.
+pub fn compile_str(text: &str, file: &str, base: &Path) -> Result<Config, ConfigError> {
+    let raw: RawConfig =
+        toml::from_str(text).map_err(|e| ConfigError::Parse { file: file.to_string(), message: e.to_string() })?;
+    compile(raw, file, base)
+}
+
+struct Ctx<'a> {
+    file: &'a str,
+}
+
+impl Ctx<'_> {
+    fn err(&self, key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid { file: self.file.to_string(), key: key.into(), reason: reason.into() }
+    }
+
+    fn cidr(&self, key: String, s: &str) -> Result<IpNet, ConfigError> {
+        let net: IpNet = s
+            .parse()
+            .map_err(|_| self.err(key.clone(), format!("{s:?} is not a CIDR network (e.g. \"10.0.0.0/8\")")))?;
+        if net.trunc() != net {
+            return Err(self.err(key, format!("{s:?} has host bits set; did you mean \"{}\"?", net.trunc())));
+        }
+        Ok(net)
+    }
+
+    fn country(&self, key: String, s: &str) -> Result<Country, ConfigError> {
+        match Country::parse(s) {
+            Some(c) if c.is_assigned() && s.bytes().all(|b| b.is_ascii_uppercase()) => Ok(c),
+            Some(c) if c.is_assigned() => Err(self.err(key, format!("{s:?}: write country codes in upper case ({c})"))),
+            _ => Err(self.err(key, format!("{s:?} is not an ISO 3166-1 alpha-2 country code"))),
+        }
+    }
+
+    fn secs(&self, key: &str, v: Option<u64>, default: Duration) -> Result<Duration, ConfigError> {
+        match v {
+            None => Ok(default),
+            Some(0) => Err(self.err(key, "must be at least 1 second")),
+            Some(s) => Ok(Duration::from_secs(s)),
+        }
+    }
+}
+
+fn compile(raw: RawConfig, file: &str, base: &Path) -> Result<Config, ConfigError> {
+    let cx = Ctx { file };
+
+    // [site]
+    if raw.site.inside.is_empty() {
+        return Err(cx.err("site.inside", "must list at least one CIDR of the inside network"));
+    }
+    let inside = raw
+        .site
+        .inside
+        .iter()
+        .enumerate()
+        .map(|(i, s)| cx.cidr(format!("site.inside[{i}]"), s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let site = Site { name: raw.site.name.clone(), inside };
+
+    // [geo]
+    let mut geo = GeoConfig::default();
+    for (i, d) in raw.geo.databases.iter().enumerate() {
+        let p = resolve(base, d);
+        if !p.is_file() {
+            return Err(cx.err(format!("geo.databases[{i}]"), format!("{} does not exist or is not a file", p.display())));
+        }
+        geo.databases.push(p);
+    }
+    if let Some(v) = raw.geo.verify {
+        geo.verify = v;
+    }
+    if let Some(n) = raw.geo.cache_size {
+        if n == 0 || n > 16_777_216 {
+            return Err(cx.err("geo.cache_size", format!("{n} is out of range 1..=16777216")));
+        }
+        geo.cache_size = n;
+    }
+    let mut seen = HashSet::new();
+    for (i, o) in raw.geo.overrides.iter().enumerate() {
+        let net = cx.cidr(format!("geo.override[{i}].network"), &o.network)?;
+        let c = cx.country(format!("geo.override[{i}].country"), &o.country)?;
+        if !seen.insert(net) {
+            return Err(cx.err(format!("geo.override[{i}].network"), format!("{net} is overridden twice")));
+        }
+        geo.overrides.push((net, c));
+    }
+
+    // [flow]
+    let d = FlowConfig::default();
+    let max_flows = raw.flow.max_flows.unwrap_or(d.max_flows);
+    if max_flows == 0 || max_flows > 100_000_000 {
+        return Err(cx.err("flow.max_flows", format!("{max_flows} is out of range 1..=100000000")));
+    }
+    let flow = FlowConfig {
+        max_flows,
+        tcp_handshake_timeout: cx.secs("flow.tcp_handshake_timeout_secs", raw.flow.tcp_handshake_timeout_secs, d.tcp_handshake_timeout)?,
+        tcp_established_timeout: cx.secs("flow.tcp_established_timeout_secs", raw.flow.tcp_established_timeout_secs, d.tcp_established_timeout)?,
+        tcp_closed_timeout: cx.secs("flow.tcp_closed_timeout_secs", raw.flow.tcp_closed_timeout_secs, d.tcp_closed_timeout)?,
+        udp_timeout: cx.secs("flow.udp_timeout_secs", raw.flow.udp_timeout_secs, d.udp_timeout)?,
+        other_timeout: cx.secs("flow.other_timeout_secs", raw.flow.other_timeout_secs, d.other_timeout)?,
+    };
+
+    // [privacy]
+    let hmac_key = match &raw.privacy.hmac_key {
+        None => None,
+        Some(h) => {
+            let k = hex::decode(h.trim()).map_err(|_| cx.err("privacy.hmac_key", "must be hexadecimal"))?;
+            if k.len() < 16 {
+                return Err(cx.err("privacy.hmac_key", format!("is {} bytes; use at least 16 (32 hex digits)", k.len())));
+            }
+            Some(k)
+        }
+    };
+
+    // [policy] jurisdictions
+    let jurisdictions = match &raw.policy.jurisdictions {
+        None => compile_jurisdictions(BUNDLED_JURISDICTIONS, BUNDLED_JURISDICTIONS_NAME)?,
+        Some(p) => {
+            let path = resolve(base, p);
+            let name = path.display().to_string();
+            let text = std::fs::read_to_string(&path).map_err(|_| {
+                cx.err("policy.jurisdictions", format!("cannot read {name}"))
+            })?;
+            compile_jurisdictions(&text, &name)?
+        }
+    };
+
+    // [[tenant]]
+    let mut tenants = Vec::with_capacity(raw.tenants.len());
+    let mut ids = HashSet::new();
+    let mut owner: BTreeMap<IpNet, String> = BTreeMap::new();
+    for (ti, t) in raw.tenants.iter().enumerate() {
+        let k = |rest: &str| format!("tenant[{ti}].{rest}");
+        if t.id.is_empty() || !t.id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
+            return Err(cx.err(k("id"), format!("{:?} must be non-empty ASCII letters, digits, '-', '_' or '.'", t.id)));
+        }
+        if !ids.insert(t.id.clone()) {
+            return Err(cx.err(k("id"), format!("duplicate tenant id {:?}", t.id)));
+        }
+        if t.networks.is_empty() {
+            return Err(cx.err(k("networks"), "must list at least one CIDR"));
+        }
+        let mut networks = Vec::new();
+        for (i, s) in t.networks.iter().enumerate() {
+            let net = cx.cidr(k(&format!("networks[{i}]")), s)?;
+            if !site.inside.iter().any(|inside| inside.contains(&net)) {
+                return Err(cx.err(k(&format!("networks[{i}]")), format!("{net} is not inside [site].inside, so its traffic would never count as egress")));
+            }
+            if let Some(other) = owner.insert(net, t.id.clone()) {
+                return Err(cx.err(k(&format!("networks[{i}]")), format!("{net} is also a network of tenant {other:?}; overlapping is fine, identical is ambiguous")));
+            }
+            networks.push(net);
+        }
+        if t.allow.is_empty() {
+            return Err(cx.err(k("allow"), "must list at least one country code or group"));
+        }
+        let allow = country_set(&cx, &jurisdictions, &t.allow, &k("allow"))?;
+        let deny_transit = country_set(&cx, &jurisdictions, &t.deny_transit, &k("deny_transit"))?;
+        let on_unknown = match t.on_unknown.as_deref() {
+            None | Some("alert") => OnUnknown::Alert,
+            Some("ignore") => OnUnknown::Ignore,
+            Some(o) => return Err(cx.err(k("on_unknown"), format!("{o:?}: expected \"alert\" or \"ignore\""))),
+        };
+        let mut declared = Vec::new();
+        for (i, s) in t.personal_data.declared.iter().enumerate() {
+            let key = k(&format!("personal_data.declared[{i}]"));
+            let net = cx.cidr(key.clone(), s)?;
+            if !networks.iter().any(|n| n.contains(&net)) {
+                return Err(cx.err(key, format!("{net} is not inside the tenant's networks")));
+            }
+            declared.push(net);
+        }
+        let mut detect = DetectorSet::empty();
+        for (i, s) in t.personal_data.detect.iter().enumerate() {
+            let d = Detector::from_name(s).ok_or_else(|| {
+                let known: Vec<&str> = Detector::ALL.iter().map(|d| d.name()).collect();
+                cx.err(k(&format!("personal_data.detect[{i}]")), format!("unknown detector {s:?}; known: {}", known.join(", ")))
+            })?;
+            detect.insert(d);
+        }
+        tenants.push(Tenant {
+            id: t.id.clone(),
+            networks,
+            allow,
+            allow_names: t.allow.clone(),
+            deny_transit,
+            deny_transit_names: t.deny_transit.clone(),
+            on_unknown,
+            declared,
+            detect,
+        });
+    }
+
+    Ok(Config {
+        file: file.to_string(),
+        site,
+        geo,
+        flow,
+        hmac_key,
+        jurisdictions,
+        policy: Policy::new(tenants),
+    })
+}
+
+fn resolve(base: &Path, p: &str) -> PathBuf {
+    let p = Path::new(p);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
+/// Expands country codes and group names.
+fn country_set(cx: &Ctx<'_>, j: &Jurisdictions, names: &[String], key: &str) -> Result<CountrySet, ConfigError> {
+    let mut set = CountrySet::new();
+    for (i, n) in names.iter().enumerate() {
+        if let Some(g) = j.groups.get(n) {
+            set.extend(&g.members);
+        } else if n.len() == 2 {
+            set.insert(cx.country(format!("{key}[{i}]"), n)?);
+        } else {
+            let known: Vec<&str> = j.groups.keys().map(String::as_str).collect();
+            return Err(cx.err(format!("{key}[{i}]"), format!("{n:?} is neither a country code nor a jurisdiction group (groups: {})", known.join(", "))));
+        }
+    }
+    Ok(set)
+}
+
+/// Parses and resolves jurisdiction groups (members may name other groups; no cycles).
+pub fn compile_jurisdictions(text: &str, file: &str) -> Result<Jurisdictions, ConfigError> {
+    let raw: RawJurisdictions =
+        toml::from_str(text).map_err(|e| ConfigError::Parse { file: file.to_string(), message: e.to_string() })?;
+    let cx = Ctx { file };
+    let mut done: BTreeMap<String, CountrySet> = BTreeMap::new();
+    fn expand(
+        cx: &Ctx<'_>,
+        raw: &RawJurisdictions,
+        name: &str,
+        stack: &mut BTreeSet<String>,
+        done: &mut BTreeMap<String, CountrySet>,
+    ) -> Result<CountrySet, ConfigError> {
+        if let Some(s) = done.get(name) {
+            return Ok(*s);
+        }
+        let Some(g) = raw.group.get(name) else {
+            return Err(cx.err(format!("group.{name}"), "no such group"));
+        };
+        if !stack.insert(name.to_string()) {
+            return Err(cx.err(format!("group.{name}.members"), "groups refer to each other in a cycle"));
+        }
+        let mut set = CountrySet::new();
+        for (i, m) in g.members.iter().enumerate() {
+            let key = format!("group.{name}.members[{i}]");
+            if raw.group.contains_key(m) {
+                set.extend(&expand(cx, raw, m, stack, done)?);
+            } else if m.len() == 2 {
+                set.insert(cx.country(key, m)?);
+            } else {
+                return Err(cx.err(key, format!("{m:?} is neither a country code nor a group")));
+            }
+        }
+        stack.remove(name);
+        done.insert(name.to_string(), set);
+        Ok(set)
+    }
+    let mut groups = BTreeMap::new();
+    for (name, g) in &raw.group {
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {
+            return Err(cx.err(format!("group.{name}"), "group names are upper case letters, digits and '_'"));
+        }
+        if name.len() == 2 && Country::parse(name).is_some_and(Country::is_assigned) {
+            return Err(cx.err(format!("group.{name}"), "a group may not take the name of a country code"));
+        }
+        let members = expand(&cx, &raw, name, &mut BTreeSet::new(), &mut done)?;
+        if members.is_empty() {
+            return Err(cx.err(format!("group.{name}.members"), "is empty"));
+        }
+        groups.insert(name.clone(), Group { description: g.description.clone(), source: g.source.clone(), members });
+    }
+    Ok(Jurisdictions { groups })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,126 @@
+//! Raw configuration: the serde structs that mirror `sovereign.toml` and `jurisdictions.toml`
+//! key for key (`deny_unknown_fields` everywhere). Nothing here is validated; `config::compile`
+//! turns these into runtime types. This module never touches the file system.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub site: RawSite,
+    #[serde(default)]
+    pub geo: RawGeo,
+    #[serde(default)]
+    pub flow: RawFlow,
+    #[serde(default)]
+    pub privacy: RawPrivacy,
+    #[serde(default)]
+    pub policy: RawPolicy,
+    #[serde(default, rename = "tenant")]
+    pub tenants: Vec<RawTenant>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSite {
+    /// Name of this gateway, copied into every record as `sensor`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// CIDRs of the inside (tenant) side of the gateway.
+    pub inside: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGeo {
+    /// MaxMind DB files in priority order (relative to the config file); default: bundled.
+    #[serde(default)]
+    pub databases: Vec<String>,
+    /// Verify databases fully when opening them (default true).
+    #[serde(default)]
+    pub verify: Option<bool>,
+    #[serde(default)]
+    pub cache_size: Option<usize>,
+    #[serde(default, rename = "override")]
+    pub overrides: Vec<RawOverride>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOverride {
+    pub network: String,
+    pub country: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFlow {
+    #[serde(default)]
+    pub max_flows: Option<usize>,
+    #[serde(default)]
+    pub tcp_handshake_timeout_secs: Option<u64>,
+    #[serde(default)]
+    pub tcp_established_timeout_secs: Option<u64>,
+    #[serde(default)]
+    pub tcp_closed_timeout_secs: Option<u64>,
+    #[serde(default)]
+    pub udp_timeout_secs: Option<u64>,
+    #[serde(default)]
+    pub other_timeout_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPrivacy {
+    /// Hex key for the HMAC of identifiers (at least 16 bytes); default: random per run.
+    #[serde(default)]
+    pub hmac_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    /// Jurisdiction groups file (relative to the config file); default: the bundled
+    /// rules/jurisdictions.toml.
+    #[serde(default)]
+    pub jurisdictions: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTenant {
+    pub id: String,
+    pub networks: Vec<String>,
+    pub allow: Vec<String>,
+    #[serde(default)]
+    pub deny_transit: Vec<String>,
+    #[serde(default)]
+    pub on_unknown: Option<String>,
+    #[serde(default)]
+    pub personal_data: RawPersonalData,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPersonalData {
+    #[serde(default)]
+    pub declared: Vec<String>,
+    #[serde(default)]
+    pub detect: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJurisdictions {
+    pub group: BTreeMap<String, RawGroup>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGroup {
+    pub description: String,
+    pub source: String,
+    pub members: Vec<String>,
+}

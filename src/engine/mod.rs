@@ -1,0 +1,302 @@
+//! Engine: one worker's per-packet step. For each frame it runs decode -> flow -> (pii, geo) ->
+//! policy and turns the results into alert and flow records. Owns the per-flow data the later
+//! stages attach (inside side, tenant, destination answer, findings, alerts raised). It is
+//! deterministic: `now` is the frame's timestamp and the only inputs are the frame bytes and the
+//! shared read-only [`Runtime`]. No I/O, no threads, no clock.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::alert::{
+    proto_name, AlertBody, AlertRecord, Detected, Endpoints, Event, FlowCounters, FlowRecord, GeoField,
+    PersonalData,
+};
+use crate::capture::Frame;
+use crate::config::{Config, Site};
+use crate::decode::decode;
+use crate::flow::{Dir, Ended, Flow, FlowConfig, FlowTable};
+use crate::geo::{Answer, Geo, GeoDb};
+use crate::metrics::Stats;
+use crate::pii::{FlowPii, Hasher, Scanner};
+use crate::policy::{Kind, Policy, TenantId};
+use crate::time::Timestamp;
+
+/// Everything a worker reads and never changes; shared by every worker.
+#[derive(Debug)]
+pub struct Runtime {
+    pub sensor: Option<String>,
+    pub site: Site,
+    pub policy: Policy,
+    pub flow: FlowConfig,
+    pub geo: Arc<GeoDb>,
+    pub geo_cache_size: usize,
+    pub hasher: Hasher,
+}
+
+impl Runtime {
+    pub fn new(cfg: &Config, geo: Arc<GeoDb>, hmac_key: &[u8]) -> Runtime {
+        Runtime {
+            sensor: cfg.site.name.clone(),
+            site: cfg.site.clone(),
+            policy: cfg.policy.clone(),
+            flow: cfg.flow.clone(),
+            geo,
+            geo_cache_size: cfg.geo.cache_size,
+            hasher: Hasher::new(hmac_key),
+        }
+    }
+}
+
+/// Which endpoint of a flow is on the inside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Inside {
+    Client,
+    Server,
+    Both,
+    #[default]
+    Neither,
+}
+
+/// Per-flow data of the stages after the flow table.
+#[derive(Debug, Default)]
+pub struct FlowData {
+    pub inside: Inside,
+    pub tenant: Option<TenantId>,
+    /// Answer for the outside endpoint (when exactly one endpoint is inside).
+    pub dest: Option<Answer>,
+    pub declared: bool,
+    pub pii: FlowPii,
+    /// Bits of [`Kind::bit`] already raised on this flow.
+    pub raised: u8,
+    pub egress_pkts: u64,
+    pub egress_bytes: u64,
+}
+
+impl FlowData {
+    fn carries_personal_data(&self) -> bool {
+        self.declared || self.pii.has_findings()
+    }
+}
+
+#[derive(Debug)]
+pub struct Engine {
+    rt: Arc<Runtime>,
+    table: FlowTable<FlowData>,
+    geo: Geo,
+    scanner: Scanner,
+    stats: Stats,
+    ended: Vec<Ended<FlowData>>,
+}
+
+impl Engine {
+    pub fn new(rt: Arc<Runtime>) -> Engine {
+        let geo = Geo::new(rt.geo.clone(), rt.geo_cache_size);
+        let scanner = Scanner::new(rt.hasher.clone());
+        let table = FlowTable::new(rt.flow.clone());
+        Engine { rt, table, geo, scanner, stats: Stats::default(), ended: Vec::new() }
+    }
+
+    /// Counters so far (flow-table and cache counters refreshed).
+    pub fn stats(&mut self) -> &Stats {
+        self.stats.flows = self.table.stats();
+        self.stats.flows_active = self.table.len() as u64;
+        self.stats.geo_hits = self.geo.hits;
+        self.stats.geo_misses = self.geo.misses;
+        self.stats.pii_scanned_bytes = self.scanner.bytes_scanned;
+        &self.stats
+    }
+
+    /// Processes one frame; records it produces are appended to `out`.
+    pub fn process(&mut self, frame: &Frame, out: &mut Vec<Event>) {
+        let now = frame.ts;
+        self.stats.packets += 1;
+        self.stats.bytes += frame.data.len() as u64;
+
+        // Flows that timed out before this packet end first, so records come out in time order.
+        self.table.expire(now, &mut self.ended);
+        self.flush_ended(out);
+
+        let meta = match decode(frame.linktype, &frame.data) {
+            Ok(m) => m,
+            Err(skip) => {
+                *self.stats.skipped.entry(skip).or_insert(0) += 1;
+                return;
+            }
+        };
+        let rt = &self.rt;
+        let upd = self.table.update(&meta, now, &mut self.ended);
+        let flow = upd.flow;
+        if upd.created {
+            classify(rt, &mut self.geo, flow);
+        }
+        let egress = match (flow.data.inside, upd.dir) {
+            (Inside::Client, Dir::ToServer) | (Inside::Server, Dir::ToClient) => true,
+            _ => false,
+        };
+        if egress {
+            flow.data.egress_pkts += 1;
+            flow.data.egress_bytes += u64::from(meta.ip_len);
+        }
+        if let (true, Some(t)) = (egress, flow.data.tenant) {
+            if !meta.payload.is_empty() {
+                if let Some(tenant) = rt.policy.tenant(t) {
+                    self.scanner.scan(&mut flow.data.pii, tenant.detect, meta.payload);
+                }
+                if flow.data.carries_personal_data() {
+                    let country = flow.data.dest.and_then(|a| a.country);
+                    if let Some(v) = rt.policy.decide(t, country) {
+                        if flow.data.raised & v.kind.bit() == 0 {
+                            flow.data.raised |= v.kind.bit();
+                            let rec = alert_record(rt, flow, now, v.kind, v.reason);
+                            let key = (rec.tenant.clone(), v.kind.name(), country_label(flow.data.dest));
+                            *self.stats.alerts.entry(key).or_insert(0) += 1;
+                            out.push(Event::Alert(Box::new(rec)));
+                        }
+                    }
+                }
+            }
+        }
+        self.flush_ended(out);
+    }
+
+    /// Ends every remaining flow (end of input).
+    pub fn finish(&mut self, out: &mut Vec<Event>) {
+        self.table.drain(&mut self.ended);
+        self.flush_ended(out);
+    }
+
+    fn flush_ended(&mut self, out: &mut Vec<Event>) {
+        for e in self.ended.drain(..) {
+            *self.stats.flows_ended.entry(e.reason.name()).or_insert(0) += 1;
+            self.stats.pii_findings_dropped += u64::from(e.flow.data.pii.findings_dropped);
+            if let Some(t) = e.flow.data.tenant.and_then(|t| self.rt.policy.tenant(t)) {
+                if e.flow.data.egress_bytes > 0 {
+                    let key = (t.id.clone(), country_label(e.flow.data.dest), e.flow.data.carries_personal_data());
+                    *self.stats.egress_bytes.entry(key).or_insert(0) += e.flow.data.egress_bytes;
+                }
+            }
+            out.push(Event::Flow(Box::new(flow_record(&self.rt, &e.flow, e.reason.name()))));
+        }
+    }
+}
+
+fn country_label(a: Option<Answer>) -> String {
+    a.and_then(|a| a.country).map(|c| c.to_string()).unwrap_or_else(|| "unknown".to_string())
+}
+
+/// Decides, once per flow, which side is inside, the tenant and the destination's jurisdiction.
+fn classify(rt: &Runtime, geo: &mut Geo, flow: &mut Flow<FlowData>) {
+    let ci = rt.site.is_inside(flow.client.0);
+    let si = rt.site.is_inside(flow.server.0);
+    let (inside, inside_ip, outside_ip) = match (ci, si) {
+        (true, false) => (Inside::Client, flow.client.0, flow.server.0),
+        (false, true) => (Inside::Server, flow.server.0, flow.client.0),
+        (true, true) => {
+            flow.data.inside = Inside::Both;
+            return;
+        }
+        (false, false) => return,
+    };
+    flow.data.inside = inside;
+    flow.data.dest = Some(geo.lookup(outside_ip));
+    flow.data.tenant = rt.policy.tenant_of(inside_ip);
+    if let Some(t) = flow.data.tenant {
+        flow.data.declared = rt.policy.is_declared(t, inside_ip);
+    }
+}
+
+/// (inside endpoint, outside endpoint, direction) for records.
+fn orient(flow: &Flow<FlowData>) -> ((IpAddr, u16), (IpAddr, u16), &'static str) {
+    match flow.data.inside {
+        Inside::Client => (flow.client, flow.server, "outbound"),
+        Inside::Server => (flow.server, flow.client, "inbound"),
+        Inside::Both => (flow.client, flow.server, "internal"),
+        Inside::Neither => (flow.client, flow.server, "external"),
+    }
+}
+
+fn endpoints(rt: &Runtime, flow: &Flow<FlowData>) -> Endpoints {
+    let (src, dst, direction) = orient(flow);
+    let depth = flow.key.vlan.iter().take_while(|v| **v != 0).count();
+    Endpoints {
+        flow_id: flow.id,
+        sensor: rt.sensor.clone(),
+        src_ip: src.0,
+        src_port: src.1,
+        dest_ip: dst.0,
+        dest_port: dst.1,
+        proto: proto_name(flow.key.proto),
+        vlan: flow.key.vlan[..depth].to_vec(),
+        direction,
+    }
+}
+
+fn geo_field(rt: &Runtime, a: Answer) -> GeoField {
+    GeoField {
+        country: a.country.map(|c| c.to_string()),
+        source: rt.geo.source_name(a.source).map(str::to_string),
+        special: a.special.map(|s| s.name),
+        embedded_ipv4: a.embedded.map(|(_, v4)| v4.to_string()),
+    }
+}
+
+fn personal_data(d: &FlowData) -> PersonalData {
+    PersonalData {
+        declared: d.declared,
+        detected: d
+            .pii
+            .findings
+            .iter()
+            .map(|f| Detected { kind: f.detector.name(), count: f.count, masked: f.masked.clone(), hmac: f.hmac.clone() })
+            .collect(),
+        detected_not_listed: d.pii.findings_dropped,
+    }
+}
+
+fn tenant_name(rt: &Runtime, d: &FlowData) -> Option<String> {
+    d.tenant.and_then(|t| rt.policy.tenant(t)).map(|t| t.id.clone())
+}
+
+fn alert_record(rt: &Runtime, flow: &Flow<FlowData>, now: Timestamp, kind: Kind, reason: String) -> AlertRecord {
+    AlertRecord {
+        timestamp: now.rfc3339_micros(),
+        event_type: "alert",
+        ends: endpoints(rt, flow),
+        tenant: tenant_name(rt, &flow.data).unwrap_or_default(),
+        alert: AlertBody { kind: kind.name(), severity: kind.severity(), reason },
+        dest_geo: flow
+            .data
+            .dest
+            .map(|a| geo_field(rt, a))
+            .unwrap_or(GeoField { country: None, source: None, special: None, embedded_ipv4: None }),
+        personal_data: personal_data(&flow.data),
+    }
+}
+
+fn flow_record(rt: &Runtime, flow: &Flow<FlowData>, reason: &'static str) -> FlowRecord {
+    let alerts = Kind::ALL.iter().filter(|k| flow.data.raised & k.bit() != 0).map(|k| k.name()).collect();
+    FlowRecord {
+        timestamp: flow.first_seen.rfc3339_micros(),
+        event_type: "flow",
+        ends: endpoints(rt, flow),
+        tenant: tenant_name(rt, &flow.data),
+        dest_geo: flow.data.dest.map(|a| geo_field(rt, a)),
+        flow: FlowCounters {
+            start: flow.first_seen.rfc3339_micros(),
+            end: flow.last_seen.rfc3339_micros(),
+            pkts_toserver: flow.packets[0],
+            pkts_toclient: flow.packets[1],
+            bytes_toserver: flow.bytes[0],
+            bytes_toclient: flow.bytes[1],
+            egress_pkts: flow.data.egress_pkts,
+            egress_bytes: flow.data.egress_bytes,
+            state: flow.tcp.name(),
+            reason,
+            rtt_server_us: flow.rtt_server.map(|d| d.as_micros() as u64),
+            rtt_client_us: flow.rtt_client.map(|d| d.as_micros() as u64),
+            alerted: flow.data.raised != 0,
+        },
+        personal_data: personal_data(&flow.data),
+        alerts,
+    }
+}

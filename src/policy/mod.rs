@@ -1,0 +1,208 @@
+//! Policy: tenants, jurisdiction groups and verdicts. Owns which inside address belongs to which
+//! tenant (most specific network wins), whether a flow carries a tenant's personal data by
+//! declaration, and the residency decision. Deterministic, no I/O: it is handed the facts (tenant,
+//! destination answer, personal-data evidence) and returns what to raise.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use crate::geo::{Country, CountrySet};
+use crate::pii::DetectorSet;
+
+/// A named set of countries from `rules/jurisdictions.toml`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    pub description: String,
+    pub source: String,
+    pub members: CountrySet,
+}
+
+/// All jurisdiction groups, by name.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Jurisdictions {
+    pub groups: BTreeMap<String, Group>,
+}
+
+/// What to do with personal data sent where no country is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnUnknown {
+    Alert,
+    Ignore,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tenant {
+    pub id: String,
+    pub networks: Vec<IpNet>,
+    /// Allowed destination countries (groups expanded).
+    pub allow: CountrySet,
+    /// `allow` as written in the config, for alert reasons ("not in EEA").
+    pub allow_names: Vec<String>,
+    /// Jurisdictions personal data must not transit (evaluated by the path stage, later).
+    pub deny_transit: CountrySet,
+    pub deny_transit_names: Vec<String>,
+    pub on_unknown: OnUnknown,
+    /// Inside networks whose every egress flow carries personal data.
+    pub declared: Vec<IpNet>,
+    /// Detectors run on this tenant's cleartext egress payloads.
+    pub detect: DetectorSet,
+}
+
+/// Index into [`Policy::tenants`].
+pub type TenantId = usize;
+
+/// Alert kinds this stage raises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Residency,
+    UnknownJurisdiction,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 2] = [Kind::Residency, Kind::UnknownJurisdiction];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Residency => "residency",
+            Kind::UnknownJurisdiction => "unknown_jurisdiction",
+        }
+    }
+
+    pub fn severity(self) -> &'static str {
+        match self {
+            Kind::Residency => "high",
+            Kind::UnknownJurisdiction => "medium",
+        }
+    }
+
+    /// Bit for per-flow "already raised" sets.
+    pub fn bit(self) -> u8 {
+        match self {
+            Kind::Residency => 1,
+            Kind::UnknownJurisdiction => 2,
+        }
+    }
+}
+
+/// A decision to raise one alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub kind: Kind,
+    pub reason: String,
+}
+
+/// Compiled tenants; shared read-only by every worker.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Policy {
+    pub tenants: Vec<Tenant>,
+    /// (network, tenant) sorted most specific first.
+    index: Vec<(IpNet, TenantId)>,
+}
+
+impl Policy {
+    pub fn new(tenants: Vec<Tenant>) -> Policy {
+        let mut index: Vec<(IpNet, TenantId)> = tenants
+            .iter()
+            .enumerate()
+            .flat_map(|(i, t)| t.networks.iter().map(move |n| (*n, i)))
+            .collect();
+        index.sort_by(|a, b| b.0.prefix_len().cmp(&a.0.prefix_len()).then(a.1.cmp(&b.1)));
+        Policy { tenants, index }
+    }
+
+    /// Tenant owning an inside address: the most specific network wins.
+    pub fn tenant_of(&self, ip: IpAddr) -> Option<TenantId> {
+        self.index.iter().find(|(n, _)| n.contains(&ip)).map(|(_, t)| *t)
+    }
+
+    pub fn tenant(&self, id: TenantId) -> Option<&Tenant> {
+        self.tenants.get(id)
+    }
+
+    /// Whether every egress flow of `ip` carries personal data of tenant `t`.
+    pub fn is_declared(&self, t: TenantId, ip: IpAddr) -> bool {
+        self.tenants.get(t).is_some_and(|t| t.declared.iter().any(|n| n.contains(&ip)))
+    }
+
+    /// Residency decision for personal data of tenant `t` sent to a destination in `country`
+    /// (None: unknown). Pure: the same facts give the same verdict.
+    pub fn decide(&self, t: TenantId, country: Option<Country>) -> Option<Verdict> {
+        let tenant = self.tenants.get(t)?;
+        match country {
+            Some(c) if tenant.allow.contains(c) => None,
+            Some(c) => Some(Verdict {
+                kind: Kind::Residency,
+                reason: format!(
+                    "personal data of {} sent to {} (not in {})",
+                    tenant.id,
+                    c,
+                    tenant.allow_names.join(", ")
+                ),
+            }),
+            None => match tenant.on_unknown {
+                OnUnknown::Ignore => None,
+                OnUnknown::Alert => Some(Verdict {
+                    kind: Kind::UnknownJurisdiction,
+                    reason: format!(
+                        "personal data of {} sent to a destination with no known jurisdiction",
+                        tenant.id
+                    ),
+                }),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tenant(id: &str, nets: &[&str], allow: &[&str]) -> Tenant {
+        let mut set = CountrySet::new();
+        for c in allow.iter().filter_map(|c| Country::parse(c)) {
+            set.insert(c);
+        }
+        Tenant {
+            id: id.to_string(),
+            networks: nets.iter().filter_map(|n| n.parse().ok()).collect(),
+            allow: set,
+            allow_names: allow.iter().map(|s| s.to_string()).collect(),
+            deny_transit: CountrySet::new(),
+            deny_transit_names: vec![],
+            on_unknown: OnUnknown::Alert,
+            declared: vec![],
+            detect: DetectorSet::empty(),
+        }
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+    }
+
+    #[test]
+    fn most_specific_network_wins_regardless_of_order() {
+        let p = Policy::new(vec![
+            tenant("wide", &["10.0.0.0/8"], &["DE"]),
+            tenant("narrow", &["10.1.2.0/24"], &["DE"]),
+        ]);
+        assert_eq!(p.tenant_of(ip("10.1.2.3")), Some(1));
+        assert_eq!(p.tenant_of(ip("10.9.9.9")), Some(0));
+        assert_eq!(p.tenant_of(ip("192.0.2.1")), None);
+    }
+
+    #[test]
+    fn verdicts() {
+        let mut p = Policy::new(vec![tenant("acme-eu", &["10.0.0.0/8"], &["DE", "FR"])]);
+        assert_eq!(p.decide(0, Country::parse("DE")), None);
+        let v = p.decide(0, Country::parse("US")).map(|v| (v.kind, v.reason));
+        assert_eq!(
+            v,
+            Some((Kind::Residency, "personal data of acme-eu sent to US (not in DE, FR)".to_string()))
+        );
+        assert_eq!(p.decide(0, None).map(|v| v.kind), Some(Kind::UnknownJurisdiction));
+        p.tenants[0].on_unknown = OnUnknown::Ignore;
+        assert_eq!(p.decide(0, None), None);
+    }
+}
