@@ -16,7 +16,11 @@ impl Timestamp {
         if secs < 0 {
             return Timestamp::ZERO;
         }
-        Timestamp((secs as u64).saturating_mul(1_000_000_000).saturating_add(u64::from(nanos)))
+        Timestamp(
+            (secs as u64)
+                .saturating_mul(1_000_000_000)
+                .saturating_add(u64::from(nanos)),
+        )
     }
 
     pub fn as_nanos(self) -> u64 {
@@ -24,7 +28,10 @@ impl Timestamp {
     }
 
     pub fn saturating_add(self, d: Duration) -> Timestamp {
-        Timestamp(self.0.saturating_add(d.as_nanos().min(u128::from(u64::MAX)) as u64))
+        Timestamp(
+            self.0
+                .saturating_add(d.as_nanos().min(u128::from(u64::MAX)) as u64),
+        )
     }
 
     /// `self - earlier`, or zero when `earlier` is later (capture files are not always ordered).
@@ -47,6 +54,7 @@ impl fmt::Display for Timestamp {
 }
 
 /// Reads the wall clock. Only capture (live timestamps), pipeline and sinks may call this.
+#[allow(clippy::disallowed_methods)]
 pub fn wall_clock() -> Timestamp {
     match SystemTime::now().duration_since(UNIX_EPOCH) {
         Ok(d) => Timestamp(d.as_nanos().min(u128::from(u64::MAX)) as u64),

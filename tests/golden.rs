@@ -9,7 +9,10 @@ use sovereign::fixture::{cases, pcap_bytes};
 
 /// The raw forms an identifier could leak in (as written, and without separators).
 fn leak_forms(raw: &str) -> Vec<String> {
-    let compact: String = raw.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
+    let compact: String = raw
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
     let mut v = vec![raw.to_string(), compact.clone()];
     if let Some((local, _)) = raw.split_once('@') {
         v.push(format!("{local}@"));
@@ -22,7 +25,11 @@ fn check_case(c: &cases::Case, config: Option<&str>, golden: bool) {
     let pcap = repo().join("fixtures").join(format!("{}.pcap", c.name));
     let alerts = dir.join("alerts.jsonl");
     let flows = dir.join("flows.jsonl");
-    let (a, f, p) = (alerts.display().to_string(), flows.display().to_string(), pcap.display().to_string());
+    let (a, f, p) = (
+        alerts.display().to_string(),
+        flows.display().to_string(),
+        pcap.display().to_string(),
+    );
     let mut args = vec!["replay", "--alerts", &a, "--flows", &f];
     if let Some(cfg) = config {
         args.extend(["--config", cfg]);
@@ -37,34 +44,67 @@ fn check_case(c: &cases::Case, config: Option<&str>, golden: bool) {
         .iter()
         .map(|v| {
             let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
-            (v["alert"]["kind"].as_str().unwrap_or("").to_string(), s("tenant"), s("src_ip"), s("dest_ip"), s("direction"))
+            (
+                v["alert"]["kind"].as_str().unwrap_or("").to_string(),
+                s("tenant"),
+                s("src_ip"),
+                s("dest_ip"),
+                s("direction"),
+            )
         })
         .collect();
     let mut want: Vec<(String, String, String, String, String)> = c
         .expect
         .iter()
-        .map(|e| (e.kind.into(), e.tenant.into(), e.src_ip.into(), e.dest_ip.into(), e.direction.into()))
+        .map(|e| {
+            (
+                e.kind.into(),
+                e.tenant.into(),
+                e.src_ip.into(),
+                e.dest_ip.into(),
+                e.direction.into(),
+            )
+        })
         .collect();
     got.sort();
     want.sort();
     assert_eq!(got, want, "{}: alerts", c.name);
 
     // No raw identifier anywhere.
-    let outputs = [std::fs::read_to_string(&alerts).unwrap_or_default(), std::fs::read_to_string(&flows).unwrap_or_default(), stderr.clone(), text(&out.stdout)];
+    let outputs = [
+        std::fs::read_to_string(&alerts).unwrap_or_default(),
+        std::fs::read_to_string(&flows).unwrap_or_default(),
+        stderr.clone(),
+        text(&out.stdout),
+    ];
     for raw in &c.planted {
         for form in leak_forms(raw) {
             for o in &outputs {
-                assert!(!o.contains(&form), "{}: raw identifier {form:?} leaked into output", c.name);
+                assert!(
+                    !o.contains(&form),
+                    "{}: raw identifier {form:?} leaked into output",
+                    c.name
+                );
             }
         }
     }
     // The summary is printed.
-    assert!(stderr.contains("tenant") && stderr.contains("pd_flows"), "{}: no summary on stderr: {stderr}", c.name);
+    assert!(
+        stderr.contains("tenant") && stderr.contains("pd_flows"),
+        "{}: no summary on stderr: {stderr}",
+        c.name
+    );
 
     if golden {
         let g = repo().join("fixtures").join("golden");
-        check_golden(&g.join(format!("{}.alerts.jsonl", c.name)), &std::fs::read(&alerts).unwrap_or_default());
-        check_golden(&g.join(format!("{}.flows.jsonl", c.name)), &std::fs::read(&flows).unwrap_or_default());
+        check_golden(
+            &g.join(format!("{}.alerts.jsonl", c.name)),
+            &std::fs::read(&alerts).unwrap_or_default(),
+        );
+        check_golden(
+            &g.join(format!("{}.flows.jsonl", c.name)),
+            &std::fs::read(&flows).unwrap_or_default(),
+        );
     }
 }
 
@@ -80,7 +120,11 @@ fn committed_captures_match_their_generator() {
 
 #[test]
 fn scenarios_raise_exactly_the_expected_alerts_and_match_golden() {
-    let cfg = repo().join("fixtures").join("sovereign-test.toml").display().to_string();
+    let cfg = repo()
+        .join("fixtures")
+        .join("sovereign-test.toml")
+        .display()
+        .to_string();
     for c in cases::all() {
         check_case(&c, Some(&cfg), true);
     }
@@ -94,11 +138,24 @@ fn demo_capture_with_the_bundled_config() {
 
 #[test]
 fn alert_schema_matches_the_documented_example() {
-    let cfg = repo().join("fixtures").join("sovereign-test.toml").display().to_string();
+    let cfg = repo()
+        .join("fixtures")
+        .join("sovereign-test.toml")
+        .display()
+        .to_string();
     let dir = scratch("schema");
     let alerts = dir.join("a.jsonl");
-    let pcap = repo().join("fixtures").join("pd_to_disallowed_country.pcap");
-    let out = sovereign(&["replay", "--config", &cfg, "--alerts", &alerts.display().to_string(), &pcap.display().to_string()]);
+    let pcap = repo()
+        .join("fixtures")
+        .join("pd_to_disallowed_country.pcap");
+    let out = sovereign(&[
+        "replay",
+        "--config",
+        &cfg,
+        "--alerts",
+        &alerts.display().to_string(),
+        &pcap.display().to_string(),
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v = &read_lines(&alerts)[0];
     assert_eq!(v["event_type"], "alert");
@@ -107,32 +164,61 @@ fn alert_schema_matches_the_documented_example() {
     assert_eq!(v["dest_port"], 80);
     assert_eq!(v["direction"], "outbound");
     assert_eq!(v["alert"]["severity"], "high");
-    assert_eq!(v["alert"]["reason"], "personal data of acme-eu sent to US (not in EEA)");
+    assert_eq!(
+        v["alert"]["reason"],
+        "personal data of acme-eu sent to US (not in EEA)"
+    );
     assert_eq!(v["dest_geo"]["country"], "US");
     assert_eq!(v["dest_geo"]["source"], "override");
     assert_eq!(v["personal_data"]["declared"], false);
-    let det = v["personal_data"]["detected"].as_array().cloned().unwrap_or_default();
+    let det = v["personal_data"]["detected"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let kinds: Vec<&str> = det.iter().filter_map(|d| d["type"].as_str()).collect();
     assert_eq!(kinds, ["email", "payment_card"]);
     assert_eq!(det[0]["masked"], "m***@example.org");
     assert_eq!(det[1]["masked"], "411111******1111");
-    assert!(det.iter().all(|d| d["hmac"].as_str().is_some_and(|h| h.len() == 64)));
+    assert!(det
+        .iter()
+        .all(|d| d["hmac"].as_str().is_some_and(|h| h.len() == 64)));
     // Timestamp: the capture time of the packet that carried the identifiers (RFC 3339, µs, Z).
     let ts = v["timestamp"].as_str().unwrap_or("");
-    assert!(ts.starts_with("2023-11-14T22:13:20.") && ts.ends_with('Z') && ts.len() == 27, "{ts}");
+    assert!(
+        ts.starts_with("2023-11-14T22:13:20.") && ts.ends_with('Z') && ts.len() == 27,
+        "{ts}"
+    );
 }
 
 #[test]
 fn alert_is_raised_when_known_not_at_flow_end() {
     // The flow closes at ~t0+0.07 s; the alert must carry the timestamp of the data packet.
-    let cfg = repo().join("fixtures").join("sovereign-test.toml").display().to_string();
+    let cfg = repo()
+        .join("fixtures")
+        .join("sovereign-test.toml")
+        .display()
+        .to_string();
     let dir = scratch("when");
     let (alerts, flows) = (dir.join("a.jsonl"), dir.join("f.jsonl"));
-    let pcap = repo().join("fixtures").join("pd_to_disallowed_country.pcap");
-    let out = sovereign(&["replay", "--config", &cfg, "--alerts", &alerts.display().to_string(), "--flows", &flows.display().to_string(), &pcap.display().to_string()]);
+    let pcap = repo()
+        .join("fixtures")
+        .join("pd_to_disallowed_country.pcap");
+    let out = sovereign(&[
+        "replay",
+        "--config",
+        &cfg,
+        "--alerts",
+        &alerts.display().to_string(),
+        "--flows",
+        &flows.display().to_string(),
+        &pcap.display().to_string(),
+    ]);
     assert!(out.status.success());
     let a = &read_lines(&alerts)[0];
     let f = &read_lines(&flows)[0];
-    assert!(a["timestamp"].as_str() < f["flow"]["end"].as_str(), "alert {a} not before flow end {f}");
+    assert!(
+        a["timestamp"].as_str() < f["flow"]["end"].as_str(),
+        "alert {a} not before flow end {f}"
+    );
     assert!(a["timestamp"].as_str() > f["flow"]["start"].as_str());
 }

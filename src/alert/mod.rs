@@ -147,13 +147,18 @@ pub struct JsonLines {
 
 impl std::fmt::Debug for JsonLines {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JsonLines").field("written", &self.written).finish()
+        f.debug_struct("JsonLines")
+            .field("written", &self.written)
+            .finish()
     }
 }
 
 impl JsonLines {
     pub fn new(out: Box<dyn Write + Send>) -> JsonLines {
-        JsonLines { out: Box::new(io::BufWriter::new(out)), written: 0 }
+        JsonLines {
+            out: Box::new(io::BufWriter::new(out)),
+            written: 0,
+        }
     }
 
     pub fn write<T: Serialize>(&mut self, rec: &T) -> io::Result<()> {

@@ -40,9 +40,17 @@ impl Summary {
 
     pub fn render(&self) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "{:<24} {:<7} {:>8} {:>14} {:>9} {:>7}", "tenant", "country", "flows", "egress_bytes", "pd_flows", "alerts");
+        let _ = writeln!(
+            s,
+            "{:<24} {:<7} {:>8} {:>14} {:>9} {:>7}",
+            "tenant", "country", "flows", "egress_bytes", "pd_flows", "alerts"
+        );
         for ((t, c), r) in &self.rows {
-            let _ = writeln!(s, "{:<24} {:<7} {:>8} {:>14} {:>9} {:>7}", t, c, r.flows, r.egress_bytes, r.pd_flows, r.alerts);
+            let _ = writeln!(
+                s,
+                "{:<24} {:<7} {:>8} {:>14} {:>9} {:>7}",
+                t, c, r.flows, r.egress_bytes, r.pd_flows, r.alerts
+            );
         }
         if self.rows.is_empty() {
             let _ = writeln!(s, "(no tenant flows)");

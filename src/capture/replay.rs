@@ -13,8 +13,12 @@ use crate::time::Timestamp;
 pub enum ReplayError {
     #[error("{path}: cannot open capture: {message}")]
     Open { path: PathBuf, message: String },
-    #[error("{path}: capture damaged after packet {packets_read} (byte offset unknown to libpcap): {message}")]
-    Damaged { path: PathBuf, packets_read: u64, message: String },
+    #[error("{path}: capture damaged after {packets_read} packets: {message}")]
+    Damaged {
+        path: PathBuf,
+        packets_read: u64,
+        message: String,
+    },
 }
 
 /// A pcap or pcapng file opened for replay. The format is recognised by its magic number, not by
@@ -39,10 +43,18 @@ impl std::fmt::Debug for ReplayFile {
 impl ReplayFile {
     pub fn open(path: &Path) -> Result<ReplayFile, ReplayError> {
         let cap = Capture::from_file_with_precision(path, Precision::Nano).map_err(|e| {
-            ReplayError::Open { path: path.to_path_buf(), message: pcap_message(&e) }
+            ReplayError::Open {
+                path: path.to_path_buf(),
+                message: pcap_message(&e),
+            }
         })?;
         let linktype = LinkType::from_dlt(cap.get_datalink().0);
-        Ok(ReplayFile { path: path.to_path_buf(), cap, linktype, packets_read: 0 })
+        Ok(ReplayFile {
+            path: path.to_path_buf(),
+            cap,
+            linktype,
+            packets_read: 0,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -63,8 +75,10 @@ impl ReplayFile {
             Ok(p) => {
                 self.packets_read += 1;
                 // With Precision::Nano, libpcap fills tv_usec with nanoseconds.
-                let secs = i64::from(p.header.ts.tv_sec);
-                let nanos = u32::try_from(p.header.ts.tv_usec).unwrap_or(0).min(999_999_999);
+                let secs: i64 = p.header.ts.tv_sec;
+                let nanos = u32::try_from(p.header.ts.tv_usec)
+                    .unwrap_or(0)
+                    .min(999_999_999);
                 Ok(Some(Frame {
                     ts: Timestamp::from_secs_nanos(secs, nanos),
                     linktype: self.linktype,

@@ -21,7 +21,11 @@ use crate::pipeline::{self, Sinks};
 pub const BUNDLED_CONFIG: &str = include_str!("../../rules/sovereign.toml");
 
 #[derive(Debug, Parser)]
-#[command(name = "sovereign", version, about = "Proves tenants' personal data stays in the jurisdictions it was promised to")]
+#[command(
+    name = "sovereign",
+    version,
+    about = "Proves tenants' personal data stays in the jurisdictions it was promised to"
+)]
 pub struct Cli {
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
@@ -84,7 +88,11 @@ pub enum Command {
 pub fn load_config(path: Option<&Path>) -> Result<Config> {
     match path {
         Some(p) => Ok(config::load(p)?),
-        None => Ok(config::compile_str(BUNDLED_CONFIG, "bundled:rules/sovereign.toml", Path::new("."))?),
+        None => Ok(config::compile_str(
+            BUNDLED_CONFIG,
+            "bundled:rules/sovereign.toml",
+            Path::new("."),
+        )?),
     }
 }
 
@@ -100,7 +108,9 @@ fn hmac_key(cfg: &Config) -> Result<Vec<u8>> {
 
 fn sink(path: Option<&Path>) -> Result<JsonLines> {
     Ok(match path {
-        Some(p) => JsonLines::new(Box::new(File::create(p).with_context(|| format!("{}: cannot create", p.display()))?)),
+        Some(p) => JsonLines::new(Box::new(
+            File::create(p).with_context(|| format!("{}: cannot create", p.display()))?,
+        )),
         None => JsonLines::new(Box::new(std::io::stdout())),
     })
 }
@@ -108,11 +118,20 @@ fn sink(path: Option<&Path>) -> Result<JsonLines> {
 /// Runs a parsed command; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
-        Command::Replay { config, alerts, flows, stats, files } => {
+        Command::Replay {
+            config,
+            alerts,
+            flows,
+            stats,
+            files,
+        } => {
             let cfg = load_config(config.as_deref())?;
             let geo = Arc::new(GeoDb::open(&cfg.geo)?);
             let rt = Arc::new(Runtime::new(&cfg, geo, &hmac_key(&cfg)?));
-            let sinks = Sinks { alerts: sink(alerts.as_deref())?, flows: flows.as_deref().map(|p| sink(Some(p))).transpose()? };
+            let sinks = Sinks {
+                alerts: sink(alerts.as_deref())?,
+                flows: flows.as_deref().map(|p| sink(Some(p))).transpose()?,
+            };
             let out = pipeline::replay(rt, files, sinks)?;
             let mut err = std::io::stderr().lock();
             writeln!(err, "{}", out.summary.render())?;
@@ -137,26 +156,58 @@ pub fn run(cli: Cli) -> Result<i32> {
             let cfg = load_config(file.as_deref())?;
             let geo = GeoDb::open(&cfg.geo)?;
             println!("{}: ok", cfg.file);
-            println!("  inside: {}", cfg.site.inside.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", "));
+            println!(
+                "  inside: {}",
+                cfg.site
+                    .inside
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
             for d in &geo.databases {
-                println!("  geo database: {} ({}, built {})", d.name, d.database_type, d.build_epoch);
+                println!(
+                    "  geo database: {} ({}, built {})",
+                    d.name, d.database_type, d.build_epoch
+                );
             }
             println!("  geo overrides: {}", cfg.geo.overrides.len());
-            println!("  jurisdiction groups: {}", cfg.jurisdictions.groups.keys().cloned().collect::<Vec<_>>().join(", "));
+            println!(
+                "  jurisdiction groups: {}",
+                cfg.jurisdictions
+                    .groups
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
             for t in &cfg.policy.tenants {
                 println!(
                     "  tenant {}: networks {}; allow {} ({} countries); detect [{}]; declared {}",
                     t.id,
-                    t.networks.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", "),
+                    t.networks
+                        .iter()
+                        .map(|n| n.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     t.allow_names.join(", "),
                     t.allow.len(),
-                    t.detect.iter().map(|d| d.name()).collect::<Vec<_>>().join(", "),
+                    t.detect
+                        .iter()
+                        .map(|d| d.name())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     t.declared.len()
                 );
             }
             Ok(0)
         }
-        Command::Lookup { config, dbs, json, ips } => {
+        Command::Lookup {
+            config,
+            dbs,
+            json,
+            ips,
+        } => {
             let geo = if dbs.is_empty() {
                 let cfg = load_config(config.as_deref())?;
                 GeoDb::open(&cfg.geo)?
@@ -170,7 +221,9 @@ pub fn run(cli: Cli) -> Result<i32> {
             };
             let mut parsed = Vec::with_capacity(ips.len());
             for s in &ips {
-                let ip: IpAddr = s.parse().map_err(|_| anyhow::anyhow!("{s:?} is not an IP address"))?;
+                let ip: IpAddr = s
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("{s:?} is not an IP address"))?;
                 parsed.push(ip);
             }
             let mut out = std::io::stdout().lock();
@@ -180,8 +233,16 @@ pub fn run(cli: Cli) -> Result<i32> {
                     serde_json::to_writer(&mut out, &r)?;
                     writeln!(out)?;
                 } else {
-                    let special = r.special.as_ref().map(|s| format!(" special={} ({}, {})", s.name, s.network, s.rfc)).unwrap_or_default();
-                    let emb = r.embedded.as_ref().map(|e| format!(" embedded_ipv4={}", e.ipv4)).unwrap_or_default();
+                    let special = r
+                        .special
+                        .as_ref()
+                        .map(|s| format!(" special={} ({}, {})", s.name, s.network, s.rfc))
+                        .unwrap_or_default();
+                    let emb = r
+                        .embedded
+                        .as_ref()
+                        .map(|e| format!(" embedded_ipv4={}", e.ipv4))
+                        .unwrap_or_default();
                     writeln!(
                         out,
                         "{} country={} source={}{}{}",

@@ -25,11 +25,18 @@ pub const BUNDLED_JURISDICTIONS_NAME: &str = "bundled:rules/jurisdictions.toml";
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{file}: cannot read: {source}")]
-    Read { file: String, source: std::io::Error },
+    Read {
+        file: String,
+        source: std::io::Error,
+    },
     #[error("{file}: {message}")]
     Parse { file: String, message: String },
     #[error("{file}: key `{key}`: {reason}")]
-    Invalid { file: String, key: String, reason: String },
+    Invalid {
+        file: String,
+        key: String,
+        reason: String,
+    },
 }
 
 /// Validated runtime configuration.
@@ -61,15 +68,20 @@ impl Site {
 /// Reads and compiles a config file.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { file: file.clone(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        file: file.clone(),
+        source,
+    })?;
     let base = path.parent().unwrap_or(Path::new("."));
     compile_str(&text, &file, base)
 }
 
 /// Parses and compiles config text; relative paths resolve against `base`.
 pub fn compile_str(text: &str, file: &str, base: &Path) -> Result<Config, ConfigError> {
-    let raw: RawConfig =
-        toml::from_str(text).map_err(|e| ConfigError::Parse { file: file.to_string(), message: e.to_string() })?;
+    let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        file: file.to_string(),
+        message: e.to_string(),
+    })?;
     compile(raw, file, base)
 }
 
@@ -79,15 +91,25 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn err(&self, key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
-        ConfigError::Invalid { file: self.file.to_string(), key: key.into(), reason: reason.into() }
+        ConfigError::Invalid {
+            file: self.file.to_string(),
+            key: key.into(),
+            reason: reason.into(),
+        }
     }
 
     fn cidr(&self, key: String, s: &str) -> Result<IpNet, ConfigError> {
-        let net: IpNet = s
-            .parse()
-            .map_err(|_| self.err(key.clone(), format!("{s:?} is not a CIDR network (e.g. \"10.0.0.0/8\")")))?;
+        let net: IpNet = s.parse().map_err(|_| {
+            self.err(
+                key.clone(),
+                format!("{s:?} is not a CIDR network (e.g. \"10.0.0.0/8\")"),
+            )
+        })?;
         if net.trunc() != net {
-            return Err(self.err(key, format!("{s:?} has host bits set; did you mean \"{}\"?", net.trunc())));
+            return Err(self.err(
+                key,
+                format!("{s:?} has host bits set; did you mean \"{}\"?", net.trunc()),
+            ));
         }
         Ok(net)
     }
@@ -95,8 +117,14 @@ impl Ctx<'_> {
     fn country(&self, key: String, s: &str) -> Result<Country, ConfigError> {
         match Country::parse(s) {
             Some(c) if c.is_assigned() && s.bytes().all(|b| b.is_ascii_uppercase()) => Ok(c),
-            Some(c) if c.is_assigned() => Err(self.err(key, format!("{s:?}: write country codes in upper case ({c})"))),
-            _ => Err(self.err(key, format!("{s:?} is not an ISO 3166-1 alpha-2 country code"))),
+            Some(c) if c.is_assigned() => Err(self.err(
+                key,
+                format!("{s:?}: write country codes in upper case ({c})"),
+            )),
+            _ => Err(self.err(
+                key,
+                format!("{s:?} is not an ISO 3166-1 alpha-2 country code"),
+            )),
         }
     }
 
@@ -114,7 +142,10 @@ fn compile(raw: RawConfig, file: &str, base: &Path) -> Result<Config, ConfigErro
 
     // [site]
     if raw.site.inside.is_empty() {
-        return Err(cx.err("site.inside", "must list at least one CIDR of the inside network"));
+        return Err(cx.err(
+            "site.inside",
+            "must list at least one CIDR of the inside network",
+        ));
     }
     let inside = raw
         .site
@@ -123,14 +154,20 @@ fn compile(raw: RawConfig, file: &str, base: &Path) -> Result<Config, ConfigErro
         .enumerate()
         .map(|(i, s)| cx.cidr(format!("site.inside[{i}]"), s))
         .collect::<Result<Vec<_>, _>>()?;
-    let site = Site { name: raw.site.name.clone(), inside };
+    let site = Site {
+        name: raw.site.name.clone(),
+        inside,
+    };
 
     // [geo]
     let mut geo = GeoConfig::default();
     for (i, d) in raw.geo.databases.iter().enumerate() {
         let p = resolve(base, d);
         if !p.is_file() {
-            return Err(cx.err(format!("geo.databases[{i}]"), format!("{} does not exist or is not a file", p.display())));
+            return Err(cx.err(
+                format!("geo.databases[{i}]"),
+                format!("{} does not exist or is not a file", p.display()),
+            ));
         }
         geo.databases.push(p);
     }
@@ -139,7 +176,10 @@ fn compile(raw: RawConfig, file: &str, base: &Path) -> Result<Config, ConfigErro
     }
     if let Some(n) = raw.geo.cache_size {
         if n == 0 || n > 16_777_216 {
-            return Err(cx.err("geo.cache_size", format!("{n} is out of range 1..=16777216")));
+            return Err(cx.err(
+                "geo.cache_size",
+                format!("{n} is out of range 1..=16777216"),
+            ));
         }
         geo.cache_size = n;
     }
@@ -148,7 +188,10 @@ fn compile(raw: RawConfig, file: &str, base: &Path) -> Result<Config, ConfigErro
         let net = cx.cidr(format!("geo.override[{i}].network"), &o.network)?;
         let c = cx.country(format!("geo.override[{i}].country"), &o.country)?;
         if !seen.insert(net) {
-            return Err(cx.err(format!("geo.override[{i}].network"), format!("{net} is overridden twice")));
+            return Err(cx.err(
+                format!("geo.override[{i}].network"),
+                format!("{net} is overridden twice"),
+            ));
         }
         geo.overrides.push((net, c));
     }
@@ -157,24 +200,51 @@ fn compile(raw: RawConfig, file: &str, base: &Path) -> Result<Config, ConfigErro
     let d = FlowConfig::default();
     let max_flows = raw.flow.max_flows.unwrap_or(d.max_flows);
     if max_flows == 0 || max_flows > 100_000_000 {
-        return Err(cx.err("flow.max_flows", format!("{max_flows} is out of range 1..=100000000")));
+        return Err(cx.err(
+            "flow.max_flows",
+            format!("{max_flows} is out of range 1..=100000000"),
+        ));
     }
     let flow = FlowConfig {
         max_flows,
-        tcp_handshake_timeout: cx.secs("flow.tcp_handshake_timeout_secs", raw.flow.tcp_handshake_timeout_secs, d.tcp_handshake_timeout)?,
-        tcp_established_timeout: cx.secs("flow.tcp_established_timeout_secs", raw.flow.tcp_established_timeout_secs, d.tcp_established_timeout)?,
-        tcp_closed_timeout: cx.secs("flow.tcp_closed_timeout_secs", raw.flow.tcp_closed_timeout_secs, d.tcp_closed_timeout)?,
-        udp_timeout: cx.secs("flow.udp_timeout_secs", raw.flow.udp_timeout_secs, d.udp_timeout)?,
-        other_timeout: cx.secs("flow.other_timeout_secs", raw.flow.other_timeout_secs, d.other_timeout)?,
+        tcp_handshake_timeout: cx.secs(
+            "flow.tcp_handshake_timeout_secs",
+            raw.flow.tcp_handshake_timeout_secs,
+            d.tcp_handshake_timeout,
+        )?,
+        tcp_established_timeout: cx.secs(
+            "flow.tcp_established_timeout_secs",
+            raw.flow.tcp_established_timeout_secs,
+            d.tcp_established_timeout,
+        )?,
+        tcp_closed_timeout: cx.secs(
+            "flow.tcp_closed_timeout_secs",
+            raw.flow.tcp_closed_timeout_secs,
+            d.tcp_closed_timeout,
+        )?,
+        udp_timeout: cx.secs(
+            "flow.udp_timeout_secs",
+            raw.flow.udp_timeout_secs,
+            d.udp_timeout,
+        )?,
+        other_timeout: cx.secs(
+            "flow.other_timeout_secs",
+            raw.flow.other_timeout_secs,
+            d.other_timeout,
+        )?,
     };
 
     // [privacy]
     let hmac_key = match &raw.privacy.hmac_key {
         None => None,
         Some(h) => {
-            let k = hex::decode(h.trim()).map_err(|_| cx.err("privacy.hmac_key", "must be hexadecimal"))?;
+            let k = hex::decode(h.trim())
+                .map_err(|_| cx.err("privacy.hmac_key", "must be hexadecimal"))?;
             if k.len() < 16 {
-                return Err(cx.err("privacy.hmac_key", format!("is {} bytes; use at least 16 (32 hex digits)", k.len())));
+                return Err(cx.err(
+                    "privacy.hmac_key",
+                    format!("is {} bytes; use at least 16 (32 hex digits)", k.len()),
+                ));
             }
             Some(k)
         }
@@ -186,9 +256,8 @@ fn compile(raw: RawConfig, file: &str, base: &Path) -> Result<Config, ConfigErro
         Some(p) => {
             let path = resolve(base, p);
             let name = path.display().to_string();
-            let text = std::fs::read_to_string(&path).map_err(|_| {
-                cx.err("policy.jurisdictions", format!("cannot read {name}"))
-            })?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(|_| cx.err("policy.jurisdictions", format!("cannot read {name}")))?;
             compile_jurisdictions(&text, &name)?
         }
     };
@@ -199,8 +268,19 @@ fn compile(raw: RawConfig, file: &str, base: &Path) -> Result<Config, ConfigErro
     let mut owner: BTreeMap<IpNet, String> = BTreeMap::new();
     for (ti, t) in raw.tenants.iter().enumerate() {
         let k = |rest: &str| format!("tenant[{ti}].{rest}");
-        if t.id.is_empty() || !t.id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
-            return Err(cx.err(k("id"), format!("{:?} must be non-empty ASCII letters, digits, '-', '_' or '.'", t.id)));
+        if t.id.is_empty()
+            || !t
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        {
+            return Err(cx.err(
+                k("id"),
+                format!(
+                    "{:?} must be non-empty ASCII letters, digits, '-', '_' or '.'",
+                    t.id
+                ),
+            ));
         }
         if !ids.insert(t.id.clone()) {
             return Err(cx.err(k("id"), format!("duplicate tenant id {:?}", t.id)));
@@ -227,7 +307,12 @@ fn compile(raw: RawConfig, file: &str, base: &Path) -> Result<Config, ConfigErro
         let on_unknown = match t.on_unknown.as_deref() {
             None | Some("alert") => OnUnknown::Alert,
             Some("ignore") => OnUnknown::Ignore,
-            Some(o) => return Err(cx.err(k("on_unknown"), format!("{o:?}: expected \"alert\" or \"ignore\""))),
+            Some(o) => {
+                return Err(cx.err(
+                    k("on_unknown"),
+                    format!("{o:?}: expected \"alert\" or \"ignore\""),
+                ))
+            }
         };
         let mut declared = Vec::new();
         for (i, s) in t.personal_data.declared.iter().enumerate() {
@@ -242,7 +327,10 @@ fn compile(raw: RawConfig, file: &str, base: &Path) -> Result<Config, ConfigErro
         for (i, s) in t.personal_data.detect.iter().enumerate() {
             let d = Detector::from_name(s).ok_or_else(|| {
                 let known: Vec<&str> = Detector::ALL.iter().map(|d| d.name()).collect();
-                cx.err(k(&format!("personal_data.detect[{i}]")), format!("unknown detector {s:?}; known: {}", known.join(", ")))
+                cx.err(
+                    k(&format!("personal_data.detect[{i}]")),
+                    format!("unknown detector {s:?}; known: {}", known.join(", ")),
+                )
             })?;
             detect.insert(d);
         }
@@ -280,7 +368,12 @@ fn resolve(base: &Path, p: &str) -> PathBuf {
 }
 
 /// Expands country codes and group names.
-fn country_set(cx: &Ctx<'_>, j: &Jurisdictions, names: &[String], key: &str) -> Result<CountrySet, ConfigError> {
+fn country_set(
+    cx: &Ctx<'_>,
+    j: &Jurisdictions,
+    names: &[String],
+    key: &str,
+) -> Result<CountrySet, ConfigError> {
     let mut set = CountrySet::new();
     for (i, n) in names.iter().enumerate() {
         if let Some(g) = j.groups.get(n) {
@@ -289,7 +382,13 @@ fn country_set(cx: &Ctx<'_>, j: &Jurisdictions, names: &[String], key: &str) -> 
             set.insert(cx.country(format!("{key}[{i}]"), n)?);
         } else {
             let known: Vec<&str> = j.groups.keys().map(String::as_str).collect();
-            return Err(cx.err(format!("{key}[{i}]"), format!("{n:?} is neither a country code nor a jurisdiction group (groups: {})", known.join(", "))));
+            return Err(cx.err(
+                format!("{key}[{i}]"),
+                format!(
+                    "{n:?} is neither a country code nor a jurisdiction group (groups: {})",
+                    known.join(", ")
+                ),
+            ));
         }
     }
     Ok(set)
@@ -297,8 +396,10 @@ fn country_set(cx: &Ctx<'_>, j: &Jurisdictions, names: &[String], key: &str) -> 
 
 /// Parses and resolves jurisdiction groups (members may name other groups; no cycles).
 pub fn compile_jurisdictions(text: &str, file: &str) -> Result<Jurisdictions, ConfigError> {
-    let raw: RawJurisdictions =
-        toml::from_str(text).map_err(|e| ConfigError::Parse { file: file.to_string(), message: e.to_string() })?;
+    let raw: RawJurisdictions = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        file: file.to_string(),
+        message: e.to_string(),
+    })?;
     let cx = Ctx { file };
     let mut done: BTreeMap<String, CountrySet> = BTreeMap::new();
     fn expand(
@@ -315,7 +416,10 @@ pub fn compile_jurisdictions(text: &str, file: &str) -> Result<Jurisdictions, Co
             return Err(cx.err(format!("group.{name}"), "no such group"));
         };
         if !stack.insert(name.to_string()) {
-            return Err(cx.err(format!("group.{name}.members"), "groups refer to each other in a cycle"));
+            return Err(cx.err(
+                format!("group.{name}.members"),
+                "groups refer to each other in a cycle",
+            ));
         }
         let mut set = CountrySet::new();
         for (i, m) in g.members.iter().enumerate() {
@@ -334,17 +438,34 @@ pub fn compile_jurisdictions(text: &str, file: &str) -> Result<Jurisdictions, Co
     }
     let mut groups = BTreeMap::new();
     for (name, g) in &raw.group {
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {
-            return Err(cx.err(format!("group.{name}"), "group names are upper case letters, digits and '_'"));
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(cx.err(
+                format!("group.{name}"),
+                "group names are upper case letters, digits and '_'",
+            ));
         }
         if name.len() == 2 && Country::parse(name).is_some_and(Country::is_assigned) {
-            return Err(cx.err(format!("group.{name}"), "a group may not take the name of a country code"));
+            return Err(cx.err(
+                format!("group.{name}"),
+                "a group may not take the name of a country code",
+            ));
         }
         let members = expand(&cx, &raw, name, &mut BTreeSet::new(), &mut done)?;
         if members.is_empty() {
             return Err(cx.err(format!("group.{name}.members"), "is empty"));
         }
-        groups.insert(name.clone(), Group { description: g.description.clone(), source: g.source.clone(), members });
+        groups.insert(
+            name.clone(),
+            Group {
+                description: g.description.clone(),
+                source: g.source.clone(),
+                members,
+            },
+        );
     }
     Ok(Jurisdictions { groups })
 }

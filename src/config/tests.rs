@@ -24,7 +24,10 @@ fn check_err(text: &str, fragments: &[&str]) {
             for f in fragments {
                 assert!(msg.contains(f), "error {msg:?} lacks {f:?}");
             }
-            assert!(msg.starts_with("test.toml"), "error {msg:?} must name the file");
+            assert!(
+                msg.starts_with("test.toml"),
+                "error {msg:?} must name the file"
+            );
         }
     }
 }
@@ -38,7 +41,10 @@ fn base_compiles_and_expands_groups() {
     let t = &c.policy.tenants[0];
     assert_eq!(t.allow_names, ["EEA"]);
     for code in ["DE", "FR", "NO", "IS", "LI"] {
-        assert!(Country::parse(code).is_some_and(|c| t.allow.contains(c)), "{code} in EEA");
+        assert!(
+            Country::parse(code).is_some_and(|c| t.allow.contains(c)),
+            "{code} in EEA"
+        );
     }
     assert!(!Country::parse("US").is_some_and(|c| t.allow.contains(c)));
     assert_eq!(t.on_unknown, OnUnknown::Alert);
@@ -52,8 +58,14 @@ fn bundled_jurisdictions_have_the_documented_sizes() {
     };
     // EU: 27 member states plus outermost regions with their own ISO codes and Åland.
     let eu = &j.groups["EU"].members;
-    for c in ["AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE"] {
-        assert!(Country::parse(c).is_some_and(|c| eu.contains(c)), "{c} in EU");
+    for c in [
+        "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT",
+        "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE",
+    ] {
+        assert!(
+            Country::parse(c).is_some_and(|c| eu.contains(c)),
+            "{c} in EU"
+        );
     }
     assert!(!Country::parse("GB").is_some_and(|c| eu.contains(c)));
     assert!(!Country::parse("CH").is_some_and(|c| eu.contains(c)));
@@ -66,22 +78,72 @@ fn bundled_jurisdictions_have_the_documented_sizes() {
 
 #[test]
 fn rejects_with_file_key_and_reason() {
-    check_err(&BASE.replace("[site]", "[site]\nbogus = 1"), &["unknown field", "bogus"]);
-    check_err(&BASE.replace("10.0.0.0/8", "10.0.0.0/33"), &["site.inside[0]", "not a CIDR"]);
-    check_err(&BASE.replace("10.0.0.0/8", "10.0.0.1/8"), &["site.inside[0]", "host bits"]);
-    check_err(&BASE.replace("\"EEA\"", "\"XX\""), &["tenant[0].allow[0]", "country code"]);
-    check_err(&BASE.replace("\"EEA\"", "\"de\""), &["tenant[0].allow[0]", "upper case"]);
-    check_err(&BASE.replace("\"EEA\"", "\"EUROPE\""), &["tenant[0].allow[0]", "neither"]);
-    check_err(&BASE.replace("10.1.0.0/16", "192.0.2.0/24"), &["tenant[0].networks[0]", "not inside [site].inside"]);
+    check_err(
+        &BASE.replace("[site]", "[site]\nbogus = 1"),
+        &["unknown field", "bogus"],
+    );
+    check_err(
+        &BASE.replace("10.0.0.0/8", "10.0.0.0/33"),
+        &["site.inside[0]", "not a CIDR"],
+    );
+    check_err(
+        &BASE.replace("10.0.0.0/8", "10.0.0.1/8"),
+        &["site.inside[0]", "host bits"],
+    );
+    check_err(
+        &BASE.replace("\"EEA\"", "\"XX\""),
+        &["tenant[0].allow[0]", "country code"],
+    );
+    check_err(
+        &BASE.replace("\"EEA\"", "\"de\""),
+        &["tenant[0].allow[0]", "upper case"],
+    );
+    check_err(
+        &BASE.replace("\"EEA\"", "\"EUROPE\""),
+        &["tenant[0].allow[0]", "neither"],
+    );
+    check_err(
+        &BASE.replace("10.1.0.0/16", "192.0.2.0/24"),
+        &["tenant[0].networks[0]", "not inside [site].inside"],
+    );
     check_err(&format!("{BASE}\n[[tenant]]\nid = \"acme-eu\"\nnetworks = [\"10.2.0.0/16\"]\nallow = [\"DE\"]\n"), &["tenant[1].id", "duplicate"]);
-    check_err(&format!("{BASE}\n[[tenant]]\nid = \"b\"\nnetworks = [\"10.1.0.0/16\"]\nallow = [\"DE\"]\n"), &["tenant[1].networks[0]", "acme-eu"]);
-    check_err(&format!("{BASE}on_unknown = \"maybe\"\n"), &["tenant[0].on_unknown", "maybe"]);
-    check_err(&format!("{BASE}[tenant.personal_data]\ndetect = [\"ssn\"]\n"), &["tenant[0].personal_data.detect[0]", "unknown detector"]);
-    check_err(&format!("{BASE}[tenant.personal_data]\ndeclared = [\"10.2.0.0/24\"]\n"), &["tenant[0].personal_data.declared[0]", "not inside the tenant"]);
-    check_err(&format!("[geo]\ndatabases = [\"/nonexistent/x.mmdb\"]\n{BASE}"), &["geo.databases[0]", "does not exist"]);
-    check_err(&format!("[privacy]\nhmac_key = \"abcd\"\n{BASE}"), &["privacy.hmac_key", "at least 16"]);
-    check_err(&format!("[flow]\nmax_flows = 0\n{BASE}"), &["flow.max_flows"]);
-    check_err(&format!("[[geo.override]]\nnetwork = \"192.0.2.0/24\"\ncountry = \"USA\"\n{BASE}"), &["geo.override[0].country"]);
+    check_err(
+        &format!(
+            "{BASE}\n[[tenant]]\nid = \"b\"\nnetworks = [\"10.1.0.0/16\"]\nallow = [\"DE\"]\n"
+        ),
+        &["tenant[1].networks[0]", "acme-eu"],
+    );
+    check_err(
+        &format!("{BASE}on_unknown = \"maybe\"\n"),
+        &["tenant[0].on_unknown", "maybe"],
+    );
+    check_err(
+        &format!("{BASE}[tenant.personal_data]\ndetect = [\"ssn\"]\n"),
+        &["tenant[0].personal_data.detect[0]", "unknown detector"],
+    );
+    check_err(
+        &format!("{BASE}[tenant.personal_data]\ndeclared = [\"10.2.0.0/24\"]\n"),
+        &[
+            "tenant[0].personal_data.declared[0]",
+            "not inside the tenant",
+        ],
+    );
+    check_err(
+        &format!("[geo]\ndatabases = [\"/nonexistent/x.mmdb\"]\n{BASE}"),
+        &["geo.databases[0]", "does not exist"],
+    );
+    check_err(
+        &format!("[privacy]\nhmac_key = \"abcd\"\n{BASE}"),
+        &["privacy.hmac_key", "at least 16"],
+    );
+    check_err(
+        &format!("[flow]\nmax_flows = 0\n{BASE}"),
+        &["flow.max_flows"],
+    );
+    check_err(
+        &format!("[[geo.override]]\nnetwork = \"192.0.2.0/24\"\ncountry = \"USA\"\n{BASE}"),
+        &["geo.override[0].country"],
+    );
     check_err("[site]\ninside = []\n", &["site.inside", "at least one"]);
     check_err("not toml = = 1", &["test.toml"]);
 }
@@ -89,9 +151,20 @@ fn rejects_with_file_key_and_reason() {
 #[test]
 fn jurisdiction_cycles_and_bad_members_are_refused() {
     let cyc = "[group.A1]\ndescription='a'\nsource='s'\nmembers=['B1']\n[group.B1]\ndescription='b'\nsource='s'\nmembers=['A1']\n";
-    let e = compile_jurisdictions(cyc, "j.toml").map(|_| ()).map_err(|e| e.to_string());
-    assert!(e.as_ref().is_err_and(|m| m.contains("cycle") && m.starts_with("j.toml")), "{e:?}");
+    let e = compile_jurisdictions(cyc, "j.toml")
+        .map(|_| ())
+        .map_err(|e| e.to_string());
+    assert!(
+        e.as_ref()
+            .is_err_and(|m| m.contains("cycle") && m.starts_with("j.toml")),
+        "{e:?}"
+    );
     let bad = "[group.X1]\ndescription='a'\nsource='s'\nmembers=['QQ']\n";
-    let e = compile_jurisdictions(bad, "j.toml").map(|_| ()).map_err(|e| e.to_string());
-    assert!(e.as_ref().is_err_and(|m| m.contains("group.X1.members[0]")), "{e:?}");
+    let e = compile_jurisdictions(bad, "j.toml")
+        .map(|_| ())
+        .map_err(|e| e.to_string());
+    assert!(
+        e.as_ref().is_err_and(|m| m.contains("group.X1.members[0]")),
+        "{e:?}"
+    );
 }

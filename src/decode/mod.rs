@@ -156,7 +156,12 @@ fn meta_from_sliced<'a>(p: &LaxSlicedPacket<'a>) -> Result<PacketMeta<'a>, Skip>
         LaxNetSlice::Ipv4(v4) => {
             let h = v4.header();
             let total = u32::from(h.total_len());
-            (IpAddr::V4(h.source_addr()), IpAddr::V4(h.destination_addr()), total, v4.payload())
+            (
+                IpAddr::V4(h.source_addr()),
+                IpAddr::V4(h.destination_addr()),
+                total,
+                v4.payload(),
+            )
         }
         LaxNetSlice::Ipv6(v6) => {
             let h = v6.header();
@@ -166,7 +171,12 @@ fn meta_from_sliced<'a>(p: &LaxSlicedPacket<'a>) -> Result<PacketMeta<'a>, Skip>
             } else {
                 40 + declared
             };
-            (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()), len, v6.payload())
+            (
+                IpAddr::V6(h.source_addr()),
+                IpAddr::V6(h.destination_addr()),
+                len,
+                v6.payload(),
+            )
         }
         LaxNetSlice::Arp(_) => return Err(Skip::NotIp),
     };
@@ -293,12 +303,18 @@ mod tests {
     fn truncated_tcp_header_is_malformed_transport() {
         let f = frames::tcp_v4_eth([0; 2], 0, b"");
         // Ethernet(14) + IPv4(20) + 10 bytes of the TCP header.
-        assert_eq!(decode(LinkType::Ethernet, &f[..44]), Err(Skip::MalformedTransport));
+        assert_eq!(
+            decode(LinkType::Ethernet, &f[..44]),
+            Err(Skip::MalformedTransport)
+        );
     }
 
     #[test]
     fn unsupported_and_non_ip() {
-        assert_eq!(decode(LinkType::Unknown(9), &[0x45; 60]), Err(Skip::UnsupportedLinktype));
+        assert_eq!(
+            decode(LinkType::Unknown(9), &[0x45; 60]),
+            Err(Skip::UnsupportedLinktype)
+        );
         let mut arp = vec![0xffu8; 12];
         arp.extend_from_slice(&[0x08, 0x06]);
         arp.extend_from_slice(&[0u8; 28]);

@@ -8,8 +8,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::alert::{
-    proto_name, AlertBody, AlertRecord, Detected, Endpoints, Event, FlowCounters, FlowRecord, GeoField,
-    PersonalData,
+    proto_name, AlertBody, AlertRecord, Detected, Endpoints, Event, FlowCounters, FlowRecord,
+    GeoField, PersonalData,
 };
 use crate::capture::Frame;
 use crate::config::{Config, Site};
@@ -93,7 +93,14 @@ impl Engine {
         let geo = Geo::new(rt.geo.clone(), rt.geo_cache_size);
         let scanner = Scanner::new(rt.hasher.clone());
         let table = FlowTable::new(rt.flow.clone());
-        Engine { rt, table, geo, scanner, stats: Stats::default(), ended: Vec::new() }
+        Engine {
+            rt,
+            table,
+            geo,
+            scanner,
+            stats: Stats::default(),
+            ended: Vec::new(),
+        }
     }
 
     /// Counters so far (flow-table and cache counters refreshed).
@@ -129,10 +136,10 @@ impl Engine {
         if upd.created {
             classify(rt, &mut self.geo, flow);
         }
-        let egress = match (flow.data.inside, upd.dir) {
-            (Inside::Client, Dir::ToServer) | (Inside::Server, Dir::ToClient) => true,
-            _ => false,
-        };
+        let egress = matches!(
+            (flow.data.inside, upd.dir),
+            (Inside::Client, Dir::ToServer) | (Inside::Server, Dir::ToClient)
+        );
         if egress {
             flow.data.egress_pkts += 1;
             flow.data.egress_bytes += u64::from(meta.ip_len);
@@ -140,7 +147,8 @@ impl Engine {
         if let (true, Some(t)) = (egress, flow.data.tenant) {
             if !meta.payload.is_empty() {
                 if let Some(tenant) = rt.policy.tenant(t) {
-                    self.scanner.scan(&mut flow.data.pii, tenant.detect, meta.payload);
+                    self.scanner
+                        .scan(&mut flow.data.pii, tenant.detect, meta.payload);
                 }
                 if flow.data.carries_personal_data() {
                     let country = flow.data.dest.and_then(|a| a.country);
@@ -148,7 +156,11 @@ impl Engine {
                         if flow.data.raised & v.kind.bit() == 0 {
                             flow.data.raised |= v.kind.bit();
                             let rec = alert_record(rt, flow, now, v.kind, v.reason);
-                            let key = (rec.tenant.clone(), v.kind.name(), country_label(flow.data.dest));
+                            let key = (
+                                rec.tenant.clone(),
+                                v.kind.name(),
+                                country_label(flow.data.dest),
+                            );
                             *self.stats.alerts.entry(key).or_insert(0) += 1;
                             out.push(Event::Alert(Box::new(rec)));
                         }
@@ -171,17 +183,27 @@ impl Engine {
             self.stats.pii_findings_dropped += u64::from(e.flow.data.pii.findings_dropped);
             if let Some(t) = e.flow.data.tenant.and_then(|t| self.rt.policy.tenant(t)) {
                 if e.flow.data.egress_bytes > 0 {
-                    let key = (t.id.clone(), country_label(e.flow.data.dest), e.flow.data.carries_personal_data());
+                    let key = (
+                        t.id.clone(),
+                        country_label(e.flow.data.dest),
+                        e.flow.data.carries_personal_data(),
+                    );
                     *self.stats.egress_bytes.entry(key).or_insert(0) += e.flow.data.egress_bytes;
                 }
             }
-            out.push(Event::Flow(Box::new(flow_record(&self.rt, &e.flow, e.reason.name()))));
+            out.push(Event::Flow(Box::new(flow_record(
+                &self.rt,
+                &e.flow,
+                e.reason.name(),
+            ))));
         }
     }
 }
 
 fn country_label(a: Option<Answer>) -> String {
-    a.and_then(|a| a.country).map(|c| c.to_string()).unwrap_or_else(|| "unknown".to_string())
+    a.and_then(|a| a.country)
+        .map(|c| c.to_string())
+        .unwrap_or_else(|| "unknown".to_string())
 }
 
 /// Decides, once per flow, which side is inside, the tenant and the destination's jurisdiction.
@@ -247,34 +269,60 @@ fn personal_data(d: &FlowData) -> PersonalData {
             .pii
             .findings
             .iter()
-            .map(|f| Detected { kind: f.detector.name(), count: f.count, masked: f.masked.clone(), hmac: f.hmac.clone() })
+            .map(|f| Detected {
+                kind: f.detector.name(),
+                count: f.count,
+                masked: f.masked.clone(),
+                hmac: f.hmac.clone(),
+            })
             .collect(),
         detected_not_listed: d.pii.findings_dropped,
     }
 }
 
 fn tenant_name(rt: &Runtime, d: &FlowData) -> Option<String> {
-    d.tenant.and_then(|t| rt.policy.tenant(t)).map(|t| t.id.clone())
+    d.tenant
+        .and_then(|t| rt.policy.tenant(t))
+        .map(|t| t.id.clone())
 }
 
-fn alert_record(rt: &Runtime, flow: &Flow<FlowData>, now: Timestamp, kind: Kind, reason: String) -> AlertRecord {
+fn alert_record(
+    rt: &Runtime,
+    flow: &Flow<FlowData>,
+    now: Timestamp,
+    kind: Kind,
+    reason: String,
+) -> AlertRecord {
     AlertRecord {
         timestamp: now.rfc3339_micros(),
         event_type: "alert",
         ends: endpoints(rt, flow),
         tenant: tenant_name(rt, &flow.data).unwrap_or_default(),
-        alert: AlertBody { kind: kind.name(), severity: kind.severity(), reason },
+        alert: AlertBody {
+            kind: kind.name(),
+            severity: kind.severity(),
+            reason,
+        },
         dest_geo: flow
             .data
             .dest
             .map(|a| geo_field(rt, a))
-            .unwrap_or(GeoField { country: None, source: None, special: None, embedded_ipv4: None }),
+            .unwrap_or(GeoField {
+                country: None,
+                source: None,
+                special: None,
+                embedded_ipv4: None,
+            }),
         personal_data: personal_data(&flow.data),
     }
 }
 
 fn flow_record(rt: &Runtime, flow: &Flow<FlowData>, reason: &'static str) -> FlowRecord {
-    let alerts = Kind::ALL.iter().filter(|k| flow.data.raised & k.bit() != 0).map(|k| k.name()).collect();
+    let alerts = Kind::ALL
+        .iter()
+        .filter(|k| flow.data.raised & k.bit() != 0)
+        .map(|k| k.name())
+        .collect();
     FlowRecord {
         timestamp: flow.first_seen.rfc3339_micros(),
         event_type: "flow",

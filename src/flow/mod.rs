@@ -51,7 +51,12 @@ impl FlowKey {
         let a = (meta.src, meta.src_port);
         let b = (meta.dst, meta.dst_port);
         let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-        FlowKey { lo, hi, proto: meta.proto, vlan: meta.vlan }
+        FlowKey {
+            lo,
+            hi,
+            proto: meta.proto,
+            vlan: meta.vlan,
+        }
     }
 }
 
@@ -247,8 +252,12 @@ impl<T: Default> FlowTable<T> {
             if *deadline > now {
                 break;
             }
-            let Some(Reverse((deadline, id, key))) = self.heap.pop() else { break };
-            let Some(flow) = self.flows.get_mut(&key) else { continue };
+            let Some(Reverse((deadline, id, key))) = self.heap.pop() else {
+                break;
+            };
+            let Some(flow) = self.flows.get_mut(&key) else {
+                continue;
+            };
             if flow.id != id || flow.queued != deadline {
                 continue; // stale entry
             }
@@ -260,7 +269,10 @@ impl<T: Default> FlowTable<T> {
             }
             if let Some(flow) = self.flows.remove(&key) {
                 self.stats.timed_out += 1;
-                out.push(Ended { flow, reason: EndReason::Timeout });
+                out.push(Ended {
+                    flow,
+                    reason: EndReason::Timeout,
+                });
             }
         }
     }
@@ -270,13 +282,18 @@ impl<T: Default> FlowTable<T> {
         let mut all: Vec<Flow<T>> = self.flows.drain().map(|(_, f)| f).collect();
         all.sort_by_key(|f| f.id);
         self.heap.clear();
-        out.extend(all.into_iter().map(|flow| Ended { flow, reason: EndReason::Shutdown }));
+        out.extend(all.into_iter().map(|flow| Ended {
+            flow,
+            reason: EndReason::Shutdown,
+        }));
     }
 
     /// Evicts the flow whose real deadline is earliest.
     fn evict_one(&mut self, out: &mut Vec<Ended<T>>) {
         while let Some(Reverse((deadline, id, key))) = self.heap.pop() {
-            let Some(flow) = self.flows.get_mut(&key) else { continue };
+            let Some(flow) = self.flows.get_mut(&key) else {
+                continue;
+            };
             if flow.id != id || flow.queued != deadline {
                 continue;
             }
@@ -288,7 +305,10 @@ impl<T: Default> FlowTable<T> {
             }
             if let Some(flow) = self.flows.remove(&key) {
                 self.stats.evicted += 1;
-                out.push(Ended { flow, reason: EndReason::Evicted });
+                out.push(Ended {
+                    flow,
+                    reason: EndReason::Evicted,
+                });
             }
             return;
         }
@@ -309,7 +329,10 @@ impl<T: Default> FlowTable<T> {
                 if old.tcp == TcpState::Closed {
                     if let Some(flow) = self.flows.remove(&key) {
                         self.stats.reused += 1;
-                        out.push(Ended { flow, reason: EndReason::Reused });
+                        out.push(Ended {
+                            flow,
+                            reason: EndReason::Reused,
+                        });
                     }
                 }
             }
@@ -347,7 +370,12 @@ impl<T: Default> FlowTable<T> {
             flow.queued = d;
             self.heap.push(Reverse((d, flow.id, key)));
         }
-        Update { flow, dir, created, handshake_completed }
+        Update {
+            flow,
+            dir,
+            created,
+            handshake_completed,
+        }
     }
 
     fn new_flow(&mut self, key: FlowKey, meta: &PacketMeta<'_>, now: Timestamp) -> Flow<T> {
@@ -357,8 +385,11 @@ impl<T: Default> FlowTable<T> {
             Some(t) if t.syn => t.ack, // SYN-ACK: we missed the SYN
             _ => is_service_port(meta.src_port) && !is_service_port(meta.dst_port),
         };
-        let (client, server) =
-            if sender_is_server { (receiver, sender) } else { (sender, receiver) };
+        let (client, server) = if sender_is_server {
+            (receiver, sender)
+        } else {
+            (sender, receiver)
+        };
         let tcp = match meta.tcp {
             None => TcpState::None,
             Some(_) => TcpState::MidStream,
@@ -454,7 +485,12 @@ mod tests {
         Timestamp(ms * 1_000_000)
     }
 
-    fn feed(t: &mut FlowTable<()>, frame: &[u8], now: Timestamp, out: &mut Vec<Ended<()>>) -> (u64, Dir, TcpState) {
+    fn feed(
+        t: &mut FlowTable<()>,
+        frame: &[u8],
+        now: Timestamp,
+        out: &mut Vec<Ended<()>>,
+    ) -> (u64, Dir, TcpState) {
         let m = decode(LinkType::Ethernet, frame).expect("decodes");
         let u = t.update(&m, now, out);
         (u.flow.id, u.dir, u.flow.tcp)
@@ -471,7 +507,8 @@ mod tests {
         assert_eq!((id, d, st), (1, Dir::ToServer, TcpState::SynSent));
         let (_, d, st) = feed(&mut t, &tcp_v4(S, C, Flags::SYN_ACK, b""), ts(30), &mut out);
         assert_eq!((d, st), (Dir::ToClient, TcpState::SynReceived));
-        let m = decode(LinkType::Ethernet, &tcp_v4(C, S, Flags::ACK, b"")).expect("decodes");
+        let ack = tcp_v4(C, S, Flags::ACK, b"");
+        let m = decode(LinkType::Ethernet, &ack).expect("decodes");
         let u = t.update(&m, ts(31), &mut out);
         assert!(u.handshake_completed);
         assert_eq!(u.flow.rtt_server, Some(Duration::from_millis(30)));
@@ -500,14 +537,22 @@ mod tests {
     fn midstream_uses_service_port_heuristic() {
         let mut t = FlowTable::<()>::new(FlowConfig::default());
         let mut out = Vec::new();
-        let (_, d, st) = feed(&mut t, &tcp_v4(S, C, Flags::ACK, b"HTTP/1.1 200"), ts(0), &mut out);
+        let (_, d, st) = feed(
+            &mut t,
+            &tcp_v4(S, C, Flags::ACK, b"HTTP/1.1 200"),
+            ts(0),
+            &mut out,
+        );
         assert_eq!(d, Dir::ToClient);
         assert_eq!(st, TcpState::Established);
     }
 
     #[test]
     fn full_table_evicts_the_flow_nearest_its_deadline_and_counts_it() {
-        let cfg = FlowConfig { max_flows: 2, ..FlowConfig::default() };
+        let cfg = FlowConfig {
+            max_flows: 2,
+            ..FlowConfig::default()
+        };
         let mut t = FlowTable::<()>::new(cfg);
         let mut out = Vec::new();
         let p = |port: u16| tcp_v4((C.0, port), S, Flags::ACK, b"x");

@@ -11,7 +11,8 @@ pub struct Country([u8; 2]);
 /// ISO 3166-1 alpha-2 officially assigned codes (249, from the ISO 3166 Maintenance Agency list
 /// as shipped in pycountry 24.6), plus XK (Kosovo, user-assigned but used by the RIRs and
 /// commercial databases).
-const ASSIGNED: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ \
+const ASSIGNED: &str =
+    "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ \
 BL BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE \
 DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS \
 GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW \
@@ -102,7 +103,9 @@ impl CountrySet {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = Country> + '_ {
-        (0..676).filter(|i| self.0[i / 64] & (1 << (i % 64)) != 0).map(Country::from_index)
+        (0..676)
+            .filter(|i| self.0[i / 64] & (1 << (i % 64)) != 0)
+            .map(Country::from_index)
     }
 }
 
@@ -118,7 +121,10 @@ mod tests {
 
     #[test]
     fn parse_and_validate() {
-        assert_eq!(Country::parse("de").map(|c| c.to_string()), Some("DE".to_string()));
+        assert_eq!(
+            Country::parse("de").map(|c| c.to_string()),
+            Some("DE".to_string())
+        );
         assert!(Country::parse("DEU").is_none());
         assert!(Country::parse("D1").is_none());
         assert!(Country::parse("DE").is_some_and(Country::is_assigned));
@@ -138,6 +144,9 @@ mod tests {
         assert_eq!(s.len(), 2);
         assert!(zz.is_some_and(|c| s.contains(c)));
         assert!(!Country::parse("US").is_some_and(|c| s.contains(c)));
-        assert_eq!(s.iter().map(|c| c.to_string()).collect::<Vec<_>>(), ["AA", "ZZ"]);
+        assert_eq!(
+            s.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+            ["AA", "ZZ"]
+        );
     }
 }

@@ -23,7 +23,10 @@ const MAX_BUILD_EPOCH: u64 = 7_258_118_400;
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("{path}: cannot read geo database: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: not a valid MaxMind DB: {message}")]
     Invalid { path: PathBuf, message: String },
 }
@@ -64,6 +67,9 @@ pub struct Record {
     /// Anonymous-IP flags that are true, by their database names (`is_anonymous`, ...).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub anonymous: Vec<&'static str>,
+    /// GeoIP2 `traits.is_anycast`: the network is announced from several places.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub anycast: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -98,6 +104,14 @@ struct RawRecord<'a> {
     is_residential_proxy: Option<bool>,
     #[serde(default)]
     is_tor_exit_node: Option<bool>,
+    #[serde(default)]
+    traits: Option<Traits>,
+}
+
+#[derive(Deserialize)]
+struct Traits {
+    #[serde(default)]
+    is_anycast: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -122,8 +136,10 @@ struct Location {
 
 impl Database {
     pub fn open(path: &Path, verify: bool) -> Result<Database, DbError> {
-        let bytes = std::fs::read(path)
-            .map_err(|source| DbError::Read { path: path.to_path_buf(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| DbError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -133,30 +149,62 @@ impl Database {
 
     pub fn bundled() -> Result<Database, DbError> {
         // The bundled database is verified by a test, not at every start.
-        Database::from_bytes(Cow::Borrowed(BUNDLED_MMDB), BUNDLED_NAME.to_string(), Path::new(BUNDLED_NAME), false)
+        Database::from_bytes(
+            Cow::Borrowed(BUNDLED_MMDB),
+            BUNDLED_NAME.to_string(),
+            Path::new(BUNDLED_NAME),
+            false,
+        )
     }
 
-    fn from_bytes(bytes: Cow<'static, [u8]>, name: String, path: &Path, verify: bool) -> Result<Database, DbError> {
-        let invalid = |message: String| DbError::Invalid { path: path.to_path_buf(), message };
+    fn from_bytes(
+        bytes: Cow<'static, [u8]>,
+        name: String,
+        path: &Path,
+        verify: bool,
+    ) -> Result<Database, DbError> {
+        let invalid = |message: String| DbError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
         let reader = Reader::from_source(bytes).map_err(|e| invalid(e.to_string()))?;
         let md = reader.metadata();
         if md.build_epoch > MAX_BUILD_EPOCH {
-            return Err(invalid(format!("metadata build_epoch {} is not a plausible date", md.build_epoch)));
+            return Err(invalid(format!(
+                "metadata build_epoch {} is not a plausible date",
+                md.build_epoch
+            )));
         }
         if md.database_type.is_empty() {
             return Err(invalid("metadata database_type is empty".to_string()));
         }
         let database_type = md.database_type.clone();
         let build_epoch = md.build_epoch;
+        let db = Database {
+            name,
+            database_type,
+            build_epoch,
+            reader,
+        };
         if verify {
-            reader.verify().map_err(|e| invalid(format!("verification failed: {e}")))?;
+            db.verify()
+                .map_err(|e| invalid(format!("verification failed: {e}")))?;
         }
-        Ok(Database { name, database_type, build_epoch, reader })
+        Ok(db)
     }
 
-    /// Full verification walk of the search tree and data section.
+    /// Full verification of metadata, search tree and data section (`maxminddb`'s walk). It
+    /// also demands a non-empty `description` map, as every MaxMind database has; databases
+    /// without one (e.g. ip-location-db's) need `[geo] verify = false`.
     pub fn verify(&self) -> Result<(), String> {
-        self.reader.verify().map_err(|e| e.to_string())
+        self.reader.verify().map_err(|e| {
+            let msg = e.to_string();
+            if msg.contains("description - Expected: non-empty map") {
+                format!("{msg} (the metadata has no description; if the database is otherwise sound, set [geo] verify = false)")
+            } else {
+                msg
+            }
+        })
     }
 
     /// Country of `ip` by this database: GeoIP2 `country.iso_code`, else ip-location-db
@@ -166,16 +214,24 @@ impl Database {
         if !r.has_data() {
             return Ok(None);
         }
-        if let Some(code) = r.decode_path::<&str>(&path!["country", "iso_code"]).map_err(|e| e.to_string())? {
+        if let Some(code) = r
+            .decode_path::<&str>(&path!["country", "iso_code"])
+            .map_err(|e| e.to_string())?
+        {
             return Ok(Country::parse(code));
         }
-        let code = r.decode_path::<&str>(&path!["country_code"]).map_err(|e| e.to_string())?;
+        let code = r
+            .decode_path::<&str>(&path!["country_code"])
+            .map_err(|e| e.to_string())?;
         Ok(code.and_then(Country::parse))
     }
 
     /// Everything this database says about `ip`.
     pub fn record(&self, ip: IpAddr) -> Record {
-        let mut out = Record { database: self.name.clone(), ..Record::default() };
+        let mut out = Record {
+            database: self.name.clone(),
+            ..Record::default()
+        };
         let r = match self.reader.lookup(ip) {
             Ok(r) => r,
             Err(e) => {
@@ -200,7 +256,10 @@ impl Database {
         out.country = code(raw.country).or_else(|| raw.country_code.map(str::to_string));
         out.registered_country = code(raw.registered_country);
         out.represented_country = code(raw.represented_country);
-        out.city = raw.city.and_then(|c| c.names).and_then(|n| n.get("en").map(|s| s.to_string()));
+        out.city = raw
+            .city
+            .and_then(|c| c.names)
+            .and_then(|n| n.get("en").map(|s| s.to_string()));
         if let Some(loc) = raw.location {
             out.latitude = loc.latitude;
             out.longitude = loc.longitude;
@@ -215,7 +274,85 @@ impl Database {
             ("is_residential_proxy", raw.is_residential_proxy),
             ("is_tor_exit_node", raw.is_tor_exit_node),
         ];
-        out.anonymous = flags.iter().filter(|(_, v)| *v == Some(true)).map(|(n, _)| *n).collect();
+        out.anycast = raw.traits.and_then(|t| t.is_anycast).unwrap_or(false);
+        out.anonymous = flags
+            .iter()
+            .filter(|(_, v)| *v == Some(true))
+            .map(|(n, _)| *n)
+            .collect();
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bundled database has an empty metadata `description`, which `maxminddb`'s verifier
+    /// refuses before walking the tree, so this test walks every network (with and without data)
+    /// and decodes every record itself, bounded like the crate's own walk.
+    #[test]
+    fn bundled_database_is_sound() {
+        let db = match Database::bundled() {
+            Ok(db) => db,
+            Err(e) => panic!("{e}"),
+        };
+        assert!(db.database_type.contains("country"), "{}", db.database_type);
+        let verdict = db.verify();
+        assert!(
+            verdict.as_ref().is_err_and(|e| e.contains("description")),
+            "{verdict:?}"
+        );
+        let md = db.reader.metadata();
+        let limit = u64::from(md.node_count) * 3;
+        let opts = maxminddb::WithinOptions::default().include_networks_without_data();
+        let within = match db.reader.networks(opts) {
+            Ok(w) => w,
+            Err(e) => panic!("{e}"),
+        };
+        let (mut seen, mut with_country) = (0u64, 0u64);
+        for item in within {
+            let r = match item {
+                Ok(r) => r,
+                Err(e) => panic!("walk: {e}"),
+            };
+            if let Ok(Some(code)) = r.decode_path::<&str>(&path!["country_code"]) {
+                assert!(Country::parse(code).is_some(), "bad code {code:?}");
+                with_country += 1;
+            }
+            seen += 1;
+            assert!(seen <= limit, "tree walk exceeds {limit} networks: cycle?");
+        }
+        assert!(
+            with_country > 100_000,
+            "{with_country} networks with a country"
+        );
+    }
+
+    #[test]
+    fn bundled_database_places_well_known_registrations() {
+        let db = match Database::bundled() {
+            Ok(db) => db,
+            Err(e) => panic!("{e}"),
+        };
+        // Registrations stable for decades: Google public DNS (ARIN, US), RIPE NCC (NL),
+        // Rogers (CA), Deutsche Telekom (DE), and Google over IPv6.
+        for (ip, cc) in [
+            ("8.8.8.8", "US"),
+            ("193.0.6.139", "NL"),
+            ("24.114.0.1", "CA"),
+            ("194.25.2.129", "DE"),
+            ("2001:4860:4860::8888", "US"),
+        ] {
+            let addr: IpAddr = match ip.parse() {
+                Ok(a) => a,
+                Err(e) => panic!("{e}"),
+            };
+            assert_eq!(
+                db.country(addr).map(|c| c.map(|c| c.to_string())),
+                Ok(Some(cc.to_string())),
+                "{ip}"
+            );
+        }
     }
 }

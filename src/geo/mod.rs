@@ -35,7 +35,12 @@ pub struct GeoConfig {
 
 impl Default for GeoConfig {
     fn default() -> Self {
-        GeoConfig { databases: Vec::new(), verify: true, cache_size: 65_536, overrides: Vec::new() }
+        GeoConfig {
+            databases: Vec::new(),
+            verify: true,
+            cache_size: 65_536,
+            overrides: Vec::new(),
+        }
     }
 }
 
@@ -90,12 +95,18 @@ impl GeoDb {
         let databases = if cfg.databases.is_empty() {
             vec![Database::bundled()?]
         } else {
-            cfg.databases.iter().map(|p| Database::open(p, cfg.verify)).collect::<Result<_, _>>()?
+            cfg.databases
+                .iter()
+                .map(|p| Database::open(p, cfg.verify))
+                .collect::<Result<_, _>>()?
         };
         let mut overrides = cfg.overrides.clone();
         // Most specific first, so the first match wins.
-        overrides.sort_by(|a, b| b.0.prefix_len().cmp(&a.0.prefix_len()));
-        Ok(GeoDb { databases, overrides })
+        overrides.sort_by_key(|o| std::cmp::Reverse(o.0.prefix_len()));
+        Ok(GeoDb {
+            databases,
+            overrides,
+        })
     }
 
     pub fn source_name(&self, s: Source) -> Option<&str> {
@@ -107,13 +118,21 @@ impl GeoDb {
     }
 
     fn override_for(&self, ip: IpAddr) -> Option<Country> {
-        self.overrides.iter().find(|(n, _)| n.contains(&ip)).map(|(_, c)| *c)
+        self.overrides
+            .iter()
+            .find(|(n, _)| n.contains(&ip))
+            .map(|(_, c)| *c)
     }
 
     /// Resolves one address (uncached).
     pub fn resolve(&self, ip: IpAddr) -> Answer {
         if let Some(c) = self.override_for(ip) {
-            return Answer { country: Some(c), source: Source::Override, special: None, embedded: None };
+            return Answer {
+                country: Some(c),
+                source: Source::Override,
+                special: None,
+                embedded: None,
+            };
         }
         let embedded = match ip {
             IpAddr::V6(v6) => embedded_v4(v6),
@@ -123,21 +142,41 @@ impl GeoDb {
             Some((_, v4)) => {
                 let t = IpAddr::V4(v4);
                 if let Some(c) = self.override_for(t) {
-                    return Answer { country: Some(c), source: Source::Override, special: None, embedded };
+                    return Answer {
+                        country: Some(c),
+                        source: Source::Override,
+                        special: None,
+                        embedded,
+                    };
                 }
                 t
             }
             None => ip,
         };
         if let Some(sp) = special::lookup(target) {
-            return Answer { country: None, source: Source::None, special: Some(sp), embedded };
+            return Answer {
+                country: None,
+                source: Source::None,
+                special: Some(sp),
+                embedded,
+            };
         }
         for (i, db) in self.databases.iter().enumerate() {
             if let Ok(Some(c)) = db.country(target) {
-                return Answer { country: Some(c), source: Source::Database(i), special: None, embedded };
+                return Answer {
+                    country: Some(c),
+                    source: Source::Database(i),
+                    special: None,
+                    embedded,
+                };
             }
         }
-        Answer { country: None, source: Source::None, special: None, embedded }
+        Answer {
+            country: None,
+            source: Source::None,
+            special: None,
+            embedded,
+        }
     }
 }
 
@@ -149,7 +188,10 @@ pub fn embedded_v4(v6: Ipv6Addr) -> Option<(Embedded, Ipv4Addr)> {
         return Some((Embedded::Nat64, Ipv4Addr::new(o[12], o[13], o[14], o[15])));
     }
     if s[..6] == [0, 0, 0, 0, 0, 0xffff] {
-        return Some((Embedded::Ipv4Mapped, Ipv4Addr::new(o[12], o[13], o[14], o[15])));
+        return Some((
+            Embedded::Ipv4Mapped,
+            Ipv4Addr::new(o[12], o[13], o[14], o[15]),
+        ));
     }
     if s[0] == 0x2002 {
         return Some((Embedded::SixToFour, Ipv4Addr::new(o[2], o[3], o[4], o[5])));
@@ -169,7 +211,12 @@ pub struct Geo {
 impl Geo {
     pub fn new(db: Arc<GeoDb>, cache_size: usize) -> Geo {
         let cap = NonZeroUsize::new(cache_size.max(1)).unwrap_or(NonZeroUsize::MIN);
-        Geo { db, cache: LruCache::new(cap), hits: 0, misses: 0 }
+        Geo {
+            db,
+            cache: LruCache::new(cap),
+            hits: 0,
+            misses: 0,
+        }
     }
 
     pub fn db(&self) -> &GeoDb {
@@ -224,7 +271,11 @@ impl GeoDb {
             ip,
             country: a.country.map(|c| c.to_string()),
             source: self.source_name(a.source).map(str::to_string),
-            special: special.map(|s| SpecialReport { name: s.name, network: s.network, rfc: s.rfc }),
+            special: special.map(|s| SpecialReport {
+                name: s.name,
+                network: s.network,
+                rfc: s.rfc,
+            }),
             embedded: a.embedded.map(|(kind, ipv4)| EmbeddedReport { kind, ipv4 }),
             records: self.databases.iter().map(|d| d.record(target)).collect(),
         }
@@ -258,7 +309,17 @@ mod tests {
     #[test]
     fn special_ranges_never_take_a_database_country() {
         let g = geo(&[]);
-        for ip in ["10.1.2.3", "192.0.2.1", "198.51.100.7", "203.0.113.9", "100.64.0.1", "198.18.0.1", "2001:db8::1", "fd00::1", "127.0.0.1"] {
+        for ip in [
+            "10.1.2.3",
+            "192.0.2.1",
+            "198.51.100.7",
+            "203.0.113.9",
+            "100.64.0.1",
+            "198.18.0.1",
+            "2001:db8::1",
+            "fd00::1",
+            "127.0.0.1",
+        ] {
             let (c, sp) = country(&g, ip);
             assert_eq!(c, None, "{ip} must have no country");
             assert!(sp.is_some(), "{ip} is special-purpose");
@@ -275,15 +336,26 @@ mod tests {
     #[test]
     fn nat64_mapped_and_6to4_use_the_embedded_ipv4() {
         let g = geo(&[("198.51.100.0/24", "FR")]);
-        for ip in ["64:ff9b::198.51.100.9", "::ffff:198.51.100.9", "2002:c633:6409::1"] {
+        for ip in [
+            "64:ff9b::198.51.100.9",
+            "::ffff:198.51.100.9",
+            "2002:c633:6409::1",
+        ] {
             let parsed: IpAddr = ip.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
             let a = g.resolve(parsed);
-            assert_eq!(a.country.map(|c| c.to_string()).as_deref(), Some("FR"), "{ip}");
+            assert_eq!(
+                a.country.map(|c| c.to_string()).as_deref(),
+                Some("FR"),
+                "{ip}"
+            );
             assert!(a.embedded.is_some());
         }
         // Without an override the embedded documentation address stays special.
         let g = geo(&[]);
-        assert_eq!(country(&g, "64:ff9b::192.0.2.1"), (None, Some("documentation")));
+        assert_eq!(
+            country(&g, "64:ff9b::192.0.2.1"),
+            (None, Some("documentation"))
+        );
     }
 
     #[test]

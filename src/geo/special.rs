@@ -26,7 +26,12 @@ const fn r(
     rfc: &'static str,
     global: Option<bool>,
 ) -> SpecialRange {
-    SpecialRange { name, network, rfc, global }
+    SpecialRange {
+        name,
+        network,
+        rfc,
+        global,
+    }
 }
 
 const F: Option<bool> = Some(false);
@@ -50,15 +55,40 @@ const TABLE: [SpecialRange; 53] = [
     r("ietf_protocol_assignments", "192.0.0.0/24", "RFC 6890", F),
     r("ipv4_service_continuity", "192.0.0.0/29", "RFC 7335", F),
     r("dummy_ipv4", "192.0.0.8/32", "RFC 7600", F),
-    r("port_control_protocol_anycast", "192.0.0.9/32", "RFC 7723", T),
-    r("traversal_using_relays_nat_anycast", "192.0.0.10/32", "RFC 8155", T),
-    r("nat64_dns64_discovery", "192.0.0.170/32", "RFC 7050, RFC 8880", F),
-    r("nat64_dns64_discovery", "192.0.0.171/32", "RFC 7050, RFC 8880", F),
+    r(
+        "port_control_protocol_anycast",
+        "192.0.0.9/32",
+        "RFC 7723",
+        T,
+    ),
+    r(
+        "traversal_using_relays_nat_anycast",
+        "192.0.0.10/32",
+        "RFC 8155",
+        T,
+    ),
+    r(
+        "nat64_dns64_discovery",
+        "192.0.0.170/32",
+        "RFC 7050, RFC 8880",
+        F,
+    ),
+    r(
+        "nat64_dns64_discovery",
+        "192.0.0.171/32",
+        "RFC 7050, RFC 8880",
+        F,
+    ),
     r("documentation", "192.0.2.0/24", "RFC 5737", F),
     r("as112", "192.31.196.0/24", "RFC 7535", T),
     r("amt", "192.52.193.0/24", "RFC 7450", T),
     // Terminated 2015-03; the registry leaves its attribute columns blank.
-    r("deprecated_6to4_relay_anycast", "192.88.99.0/24", "RFC 7526", NA),
+    r(
+        "deprecated_6to4_relay_anycast",
+        "192.88.99.0/24",
+        "RFC 7526",
+        NA,
+    ),
     r("6a44_relay_anycast", "192.88.99.2/32", "RFC 6751", F),
     r("private", "192.168.0.0/16", "RFC 1918", F),
     r("direct_delegation_as112", "192.175.48.0/24", "RFC 7534", T),
@@ -69,7 +99,12 @@ const TABLE: [SpecialRange; 53] = [
     // depends on scope.
     r("multicast", "224.0.0.0/4", "RFC 5771", NA),
     r("reserved", "240.0.0.0/4", "RFC 1112", F),
-    r("limited_broadcast", "255.255.255.255/32", "RFC 919, RFC 8190", F),
+    r(
+        "limited_broadcast",
+        "255.255.255.255/32",
+        "RFC 919, RFC 8190",
+        F,
+    ),
     // IPv6 special-purpose registry.
     r("unspecified", "::/128", "RFC 4291", F),
     r("loopback", "::1/128", "RFC 4291", F),
@@ -81,8 +116,18 @@ const TABLE: [SpecialRange; 53] = [
     // Not globally reachable unless a more specific entry says so, as for 192.0.0.0/24.
     r("ietf_protocol_assignments", "2001::/23", "RFC 2928", F),
     r("teredo", "2001::/32", "RFC 4380, RFC 8190", NA),
-    r("port_control_protocol_anycast", "2001:1::1/128", "RFC 7723", T),
-    r("traversal_using_relays_nat_anycast", "2001:1::2/128", "RFC 8155", T),
+    r(
+        "port_control_protocol_anycast",
+        "2001:1::1/128",
+        "RFC 7723",
+        T,
+    ),
+    r(
+        "traversal_using_relays_nat_anycast",
+        "2001:1::2/128",
+        "RFC 8155",
+        T,
+    ),
     r("dns_sd_srp_anycast", "2001:1::3/128", "RFC 9665", T),
     r("benchmarking", "2001:2::/48", "RFC 5180", F),
     r("amt", "2001:3::/32", "RFC 7450", T),
@@ -93,7 +138,12 @@ const TABLE: [SpecialRange; 53] = [
     r("drone_remote_id", "2001:30::/28", "RFC 9374", T),
     r("documentation", "2001:db8::/32", "RFC 3849", F),
     r("6to4", "2002::/16", "RFC 3056", NA),
-    r("direct_delegation_as112", "2620:4f:8000::/48", "RFC 7534", T),
+    r(
+        "direct_delegation_as112",
+        "2620:4f:8000::/48",
+        "RFC 7534",
+        T,
+    ),
     r("documentation_ipv6_2", "3fff::/20", "RFC 9637", F),
     r("segment_routing_sids", "5f00::/16", "RFC 9602", F),
     r("unique_local", "fc00::/7", "RFC 4193, RFC 8190", F),
@@ -132,7 +182,9 @@ pub fn lookup(ip: IpAddr) -> Option<&'static SpecialRange> {
 /// Most specific IPv4 special-purpose range (including 224.0.0.0/4 multicast) containing `ip`.
 pub fn lookup_v4(ip: Ipv4Addr) -> Option<&'static SpecialRange> {
     let a = u32::from(ip);
-    V4.iter().find(|p| a & mask_v4(p.len) == p.base).and_then(|p| ALL.get(p.index))
+    V4.iter()
+        .find(|p| a & mask_v4(p.len) == p.base)
+        .and_then(|p| ALL.get(p.index))
 }
 
 /// Most specific IPv6 special-purpose range (including ff00::/8 multicast) containing `ip`.
@@ -140,7 +192,9 @@ pub fn lookup_v4(ip: Ipv4Addr) -> Option<&'static SpecialRange> {
 /// extracting the IPv4 address is the caller's job.
 pub fn lookup_v6(ip: Ipv6Addr) -> Option<&'static SpecialRange> {
     let a = u128::from(ip);
-    V6.iter().find(|p| a & mask_v6(p.len) == p.base).and_then(|p| ALL.get(p.index))
+    V6.iter()
+        .find(|p| a & mask_v6(p.len) == p.base)
+        .and_then(|p| ALL.get(p.index))
 }
 
 /// Every range in the tables, IPv4 first, then IPv6 (for tests and documentation).
@@ -354,13 +408,21 @@ const fn parse_v6(network: &str) -> (u128, u8) {
 }
 
 const fn build_v4<const N: usize>(t: &[SpecialRange]) -> [Prefix<u32>; N] {
-    let mut out = [Prefix { base: 0, len: 0, index: 0 }; N];
+    let mut out = [Prefix {
+        base: 0,
+        len: 0,
+        index: 0,
+    }; N];
     let mut n = 0;
     let mut i = 0;
     while i < t.len() {
         if !is_v6(t[i].network) {
             let (base, len) = parse_v4(t[i].network);
-            out[n] = Prefix { base, len, index: i };
+            out[n] = Prefix {
+                base,
+                len,
+                index: i,
+            };
             n += 1;
         }
         i += 1;
@@ -384,13 +446,21 @@ const fn build_v4<const N: usize>(t: &[SpecialRange]) -> [Prefix<u32>; N] {
 }
 
 const fn build_v6<const N: usize>(t: &[SpecialRange]) -> [Prefix<u128>; N] {
-    let mut out = [Prefix { base: 0, len: 0, index: 0 }; N];
+    let mut out = [Prefix {
+        base: 0,
+        len: 0,
+        index: 0,
+    }; N];
     let mut n = 0;
     let mut i = 0;
     while i < t.len() {
         if is_v6(t[i].network) {
             let (base, len) = parse_v6(t[i].network);
-            out[n] = Prefix { base, len, index: i };
+            out[n] = Prefix {
+                base,
+                len,
+                index: i,
+            };
             n += 1;
         }
         i += 1;
@@ -477,7 +547,10 @@ mod tests {
             }
             seen[p.index] = true;
         }
-        assert!(seen.iter().all(|s| *s), "every entry is in exactly one numeric table");
+        assert!(
+            seen.iter().all(|s| *s),
+            "every entry is in exactly one numeric table"
+        );
     }
 
     #[test]
@@ -499,7 +572,10 @@ mod tests {
             );
         }
         // IPv4 first, then IPv6, as documented.
-        let first_v6 = all().iter().position(|r| r.network.contains(':')).unwrap_or(all().len());
+        let first_v6 = all()
+            .iter()
+            .position(|r| r.network.contains(':'))
+            .unwrap_or(all().len());
         assert_eq!(first_v6, V4.len());
     }
 
@@ -658,7 +734,10 @@ mod tests {
             ("239.255.255.255", Some("224.0.0.0/4")),
             ("2001:db7:ffff:ffff:ffff:ffff:ffff:ffff", None),
             ("2001:db8::", Some("2001:db8::/32")),
-            ("2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", Some("2001:db8::/32")),
+            (
+                "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff",
+                Some("2001:db8::/32"),
+            ),
             ("2001:db9::", None),
             ("2001:2:0:ffff:ffff:ffff:ffff:ffff", Some("2001:2::/48")),
             ("2001:2:1::", Some("2001::/23")),
@@ -668,13 +747,22 @@ mod tests {
         for (a, want) in cases {
             assert_eq!(network(a), want, "{a}");
         }
-        assert_eq!(network("3fff:fff:ffff:ffff:ffff:ffff:ffff:ffff"), Some("3fff::/20"));
+        assert_eq!(
+            network("3fff:fff:ffff:ffff:ffff:ffff:ffff:ffff"),
+            Some("3fff::/20")
+        );
         assert_eq!(network("3fff:1000::"), None);
-        assert_eq!(network("febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), Some("fe80::/10"));
+        assert_eq!(
+            network("febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+            Some("fe80::/10")
+        );
         assert_eq!(network("fec0::"), None);
         assert_eq!(network("fbff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), None);
         assert_eq!(network("feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), None);
-        assert_eq!(network("fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), Some("fc00::/7"));
+        assert_eq!(
+            network("fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+            Some("fc00::/7")
+        );
     }
 
     #[test]
@@ -683,10 +771,19 @@ mod tests {
             lookup(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))),
             lookup_v4(Ipv4Addr::new(10, 0, 0, 1))
         );
-        assert_eq!(lookup(IpAddr::V6(Ipv6Addr::LOCALHOST)), lookup_v6(Ipv6Addr::LOCALHOST));
+        assert_eq!(
+            lookup(IpAddr::V6(Ipv6Addr::LOCALHOST)),
+            lookup_v6(Ipv6Addr::LOCALHOST)
+        );
         // An IPv4 address is never matched against IPv6 ranges, and the other way round.
-        assert_eq!(lookup_v6(Ipv6Addr::UNSPECIFIED).map(|r| r.network), Some("::/128"));
-        assert_eq!(lookup_v4(Ipv4Addr::UNSPECIFIED).map(|r| r.network), Some("0.0.0.0/32"));
+        assert_eq!(
+            lookup_v6(Ipv6Addr::UNSPECIFIED).map(|r| r.network),
+            Some("::/128")
+        );
+        assert_eq!(
+            lookup_v4(Ipv4Addr::UNSPECIFIED).map(|r| r.network),
+            Some("0.0.0.0/32")
+        );
     }
 
     #[test]
@@ -694,7 +791,11 @@ mod tests {
         for s in ["1.2.3.4/32", "255.255.255.255/32", "0.0.0.0/0"] {
             let (b, l) = parse_v4(s);
             let n = net(s);
-            assert_eq!((IpAddr::V4(Ipv4Addr::from(b)), l), (n.network(), n.prefix_len()), "{s}");
+            assert_eq!(
+                (IpAddr::V4(Ipv4Addr::from(b)), l),
+                (n.network(), n.prefix_len()),
+                "{s}"
+            );
         }
         for s in [
             "::/0",
@@ -708,7 +809,11 @@ mod tests {
         ] {
             let (b, l) = parse_v6(s);
             let n = net(s);
-            assert_eq!((IpAddr::V6(Ipv6Addr::from(b)), l), (n.network(), n.prefix_len()), "{s}");
+            assert_eq!(
+                (IpAddr::V6(Ipv6Addr::from(b)), l),
+                (n.network(), n.prefix_len()),
+                "{s}"
+            );
         }
     }
 }

@@ -26,16 +26,44 @@ pub const GEO_CACHE_LOOKUPS_TOTAL: &str = "sovereign_geo_cache_lookups_total";
 pub const ALL: &[(&str, &str, &str)] = &[
     (PACKETS_TOTAL, "counter", "Frames read from the capture."),
     (BYTES_TOTAL, "counter", "Captured bytes of frames read."),
-    (DECODE_SKIPPED_TOTAL, "counter", "Frames that yielded no flow packet, by reason."),
+    (
+        DECODE_SKIPPED_TOTAL,
+        "counter",
+        "Frames that yielded no flow packet, by reason.",
+    ),
     (FLOWS_CREATED_TOTAL, "counter", "Flows created."),
     (FLOWS_ENDED_TOTAL, "counter", "Flows ended, by reason."),
-    (FLOWS_EVICTED_TOTAL, "counter", "Flows evicted because the flow table was full."),
+    (
+        FLOWS_EVICTED_TOTAL,
+        "counter",
+        "Flows evicted because the flow table was full.",
+    ),
     (FLOWS_ACTIVE, "gauge", "Flows in the table."),
-    (EGRESS_BYTES_TOTAL, "counter", "IP bytes sent inside -> outside, by tenant, destination country and personal data."),
-    (ALERTS_TOTAL, "counter", "Alerts raised, by tenant, kind and destination country."),
-    (PII_SCANNED_BYTES_TOTAL, "counter", "Egress payload bytes scanned for personal data."),
-    (PII_FINDINGS_DROPPED_TOTAL, "counter", "Identifiers not listed because a flow reached its findings limit."),
-    (GEO_CACHE_LOOKUPS_TOTAL, "counter", "Geo lookups, by result (hit, miss)."),
+    (
+        EGRESS_BYTES_TOTAL,
+        "counter",
+        "IP bytes sent inside -> outside, by tenant, destination country and personal data.",
+    ),
+    (
+        ALERTS_TOTAL,
+        "counter",
+        "Alerts raised, by tenant, kind and destination country.",
+    ),
+    (
+        PII_SCANNED_BYTES_TOTAL,
+        "counter",
+        "Egress payload bytes scanned for personal data.",
+    ),
+    (
+        PII_FINDINGS_DROPPED_TOTAL,
+        "counter",
+        "Identifiers not listed because a flow reached its findings limit.",
+    ),
+    (
+        GEO_CACHE_LOOKUPS_TOTAL,
+        "counter",
+        "Geo lookups, by result (hit, miss).",
+    ),
 ];
 
 /// Counters of one worker.
@@ -59,7 +87,11 @@ pub struct Stats {
 
 impl Stats {
     pub fn decode_errors(&self) -> u64 {
-        self.skipped.iter().filter(|(k, _)| k.is_error()).map(|(_, v)| v).sum()
+        self.skipped
+            .iter()
+            .filter(|(k, _)| k.is_error())
+            .map(|(_, v)| v)
+            .sum()
     }
 
     pub fn alerts_total(&self) -> u64 {
@@ -95,19 +127,37 @@ impl Stats {
         let _ = writeln!(s, "{FLOWS_ACTIVE} {}", self.flows_active);
         head(&mut s, EGRESS_BYTES_TOTAL);
         for ((t, c, pd), v) in &self.egress_bytes {
-            let _ = writeln!(s, "{EGRESS_BYTES_TOTAL}{{tenant=\"{t}\",country=\"{c}\",personal_data=\"{pd}\"}} {v}");
+            let _ = writeln!(
+                s,
+                "{EGRESS_BYTES_TOTAL}{{tenant=\"{t}\",country=\"{c}\",personal_data=\"{pd}\"}} {v}"
+            );
         }
         head(&mut s, ALERTS_TOTAL);
         for ((t, k, c), v) in &self.alerts {
-            let _ = writeln!(s, "{ALERTS_TOTAL}{{tenant=\"{t}\",kind=\"{k}\",country=\"{c}\"}} {v}");
+            let _ = writeln!(
+                s,
+                "{ALERTS_TOTAL}{{tenant=\"{t}\",kind=\"{k}\",country=\"{c}\"}} {v}"
+            );
         }
         head(&mut s, PII_SCANNED_BYTES_TOTAL);
         let _ = writeln!(s, "{PII_SCANNED_BYTES_TOTAL} {}", self.pii_scanned_bytes);
         head(&mut s, PII_FINDINGS_DROPPED_TOTAL);
-        let _ = writeln!(s, "{PII_FINDINGS_DROPPED_TOTAL} {}", self.pii_findings_dropped);
+        let _ = writeln!(
+            s,
+            "{PII_FINDINGS_DROPPED_TOTAL} {}",
+            self.pii_findings_dropped
+        );
         head(&mut s, GEO_CACHE_LOOKUPS_TOTAL);
-        let _ = writeln!(s, "{GEO_CACHE_LOOKUPS_TOTAL}{{result=\"hit\"}} {}", self.geo_hits);
-        let _ = writeln!(s, "{GEO_CACHE_LOOKUPS_TOTAL}{{result=\"miss\"}} {}", self.geo_misses);
+        let _ = writeln!(
+            s,
+            "{GEO_CACHE_LOOKUPS_TOTAL}{{result=\"hit\"}} {}",
+            self.geo_hits
+        );
+        let _ = writeln!(
+            s,
+            "{GEO_CACHE_LOOKUPS_TOTAL}{{result=\"miss\"}} {}",
+            self.geo_misses
+        );
         s
     }
 }
@@ -134,12 +184,18 @@ mod tests {
     #[test]
     fn every_rendered_sample_has_help_and_type() {
         let mut st = Stats::default();
-        st.alerts.insert(("acme".into(), "residency", "US".into()), 2);
+        st.alerts
+            .insert(("acme".into(), "residency", "US".into()), 2);
         let text = st.render_prometheus();
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let name = line.split(['{', ' ']).next().unwrap_or("");
-            assert!(text.contains(&format!("# TYPE {name} ")), "{name} has no TYPE");
+            assert!(
+                text.contains(&format!("# TYPE {name} ")),
+                "{name} has no TYPE"
+            );
         }
-        assert!(text.contains("sovereign_alerts_total{tenant=\"acme\",kind=\"residency\",country=\"US\"} 2"));
+        assert!(text.contains(
+            "sovereign_alerts_total{tenant=\"acme\",kind=\"residency\",country=\"US\"} 2"
+        ));
     }
 }

@@ -85,7 +85,12 @@ pub struct Scanner {
 
 impl Scanner {
     pub fn new(hasher: Hasher) -> Scanner {
-        Scanner { hasher, scratch: Vec::with_capacity(4096), matches: Vec::new(), bytes_scanned: 0 }
+        Scanner {
+            hasher,
+            scratch: Vec::with_capacity(4096),
+            matches: Vec::new(),
+            bytes_scanned: 0,
+        }
     }
 
     /// Scans one egress payload of a flow; returns how many new distinct identifiers it found.
@@ -106,10 +111,16 @@ impl Scanner {
             if m.end <= carry_len {
                 continue;
             }
-            let Some(raw) = self.scratch.get(m.start..m.end) else { continue };
+            let Some(raw) = self.scratch.get(m.start..m.end) else {
+                continue;
+            };
             let canonical = detect::canonical(m.detector, raw);
             let hmac = self.hasher.hash_hex(&canonical);
-            if let Some(f) = state.findings.iter_mut().find(|f| f.detector == m.detector && f.hmac == hmac) {
+            if let Some(f) = state
+                .findings
+                .iter_mut()
+                .find(|f| f.detector == m.detector && f.hmac == hmac)
+            {
                 f.count = f.count.saturating_add(1);
                 continue;
             }
@@ -117,12 +128,19 @@ impl Scanner {
                 state.findings_dropped = state.findings_dropped.saturating_add(1);
                 continue;
             }
-            state.findings.push(Finding { detector: m.detector, masked: detect::mask(m.detector, raw), hmac, count: 1 });
+            state.findings.push(Finding {
+                detector: m.detector,
+                masked: detect::mask(m.detector, raw),
+                hmac,
+                count: 1,
+            });
             new += 1;
         }
         let keep = self.scratch.len().min(CARRY_BYTES);
         state.carry.clear();
-        state.carry.extend_from_slice(&self.scratch[self.scratch.len() - keep..]);
+        state
+            .carry
+            .extend_from_slice(&self.scratch[self.scratch.len() - keep..]);
         new
     }
 }
@@ -145,7 +163,11 @@ mod tests {
         let mut st = FlowPii::default();
         assert_eq!(sc.scan(&mut st, all(), b"card=4111 1111 "), 0);
         assert_eq!(sc.scan(&mut st, all(), b"1111 1111&x=1"), 1);
-        assert_eq!(sc.scan(&mut st, all(), b"&y=2"), 0, "not counted again from the carry");
+        assert_eq!(
+            sc.scan(&mut st, all(), b"&y=2"),
+            0,
+            "not counted again from the carry"
+        );
         assert_eq!(st.findings.len(), 1);
         assert_eq!(st.findings[0].masked, "411111******1111");
         assert_eq!(st.findings[0].count, 1);
@@ -155,7 +177,11 @@ mod tests {
     fn repeats_count_and_hash_is_keyed_and_canonical() {
         let mut sc = Scanner::new(Hasher::new(b"k1"));
         let mut st = FlowPii::default();
-        sc.scan(&mut st, all(), b"a 4111111111111111 b 4111-1111-1111-1111 c");
+        sc.scan(
+            &mut st,
+            all(),
+            b"a 4111111111111111 b 4111-1111-1111-1111 c",
+        );
         assert_eq!(st.findings.len(), 1, "same card, two spellings");
         assert_eq!(st.findings[0].count, 2);
         let h1 = st.findings[0].hmac.clone();

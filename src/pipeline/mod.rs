@@ -86,7 +86,9 @@ fn read_files(files: Vec<PathBuf>, tx: Sender<Msg>) {
 /// Replays `files` in order through one worker.
 pub fn replay(rt: Arc<Runtime>, files: Vec<PathBuf>, mut sinks: Sinks) -> std::io::Result<Outcome> {
     let (tx, rx): (Sender<Msg>, Receiver<Msg>) = bounded(CHANNEL_BATCHES);
-    let reader = thread::Builder::new().name("capture".into()).spawn(move || read_files(files, tx))?;
+    let reader = thread::Builder::new()
+        .name("capture".into())
+        .spawn(move || read_files(files, tx))?;
 
     let mut engine = Engine::new(rt);
     let mut summary = Summary::default();
@@ -135,5 +137,11 @@ pub fn replay(rt: Arc<Runtime>, files: Vec<PathBuf>, mut sinks: Sinks) -> std::i
         s.flush()?;
     }
     let stats = engine.stats().clone();
-    Ok(Outcome { stats, summary, alerts, flows, capture_errors })
+    Ok(Outcome {
+        stats,
+        summary,
+        alerts,
+        flows,
+        capture_errors,
+    })
 }

@@ -114,7 +114,10 @@ impl Policy {
 
     /// Tenant owning an inside address: the most specific network wins.
     pub fn tenant_of(&self, ip: IpAddr) -> Option<TenantId> {
-        self.index.iter().find(|(n, _)| n.contains(&ip)).map(|(_, t)| *t)
+        self.index
+            .iter()
+            .find(|(n, _)| n.contains(&ip))
+            .map(|(_, t)| *t)
     }
 
     pub fn tenant(&self, id: TenantId) -> Option<&Tenant> {
@@ -123,7 +126,9 @@ impl Policy {
 
     /// Whether every egress flow of `ip` carries personal data of tenant `t`.
     pub fn is_declared(&self, t: TenantId, ip: IpAddr) -> bool {
-        self.tenants.get(t).is_some_and(|t| t.declared.iter().any(|n| n.contains(&ip)))
+        self.tenants
+            .get(t)
+            .is_some_and(|t| t.declared.iter().any(|n| n.contains(&ip)))
     }
 
     /// Residency decision for personal data of tenant `t` sent to a destination in `country`
@@ -178,7 +183,8 @@ mod tests {
     }
 
     fn ip(s: &str) -> IpAddr {
-        s.parse().unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+        s.parse()
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
     }
 
     #[test]
@@ -196,12 +202,20 @@ mod tests {
     fn verdicts() {
         let mut p = Policy::new(vec![tenant("acme-eu", &["10.0.0.0/8"], &["DE", "FR"])]);
         assert_eq!(p.decide(0, Country::parse("DE")), None);
-        let v = p.decide(0, Country::parse("US")).map(|v| (v.kind, v.reason));
+        let v = p
+            .decide(0, Country::parse("US"))
+            .map(|v| (v.kind, v.reason));
         assert_eq!(
             v,
-            Some((Kind::Residency, "personal data of acme-eu sent to US (not in DE, FR)".to_string()))
+            Some((
+                Kind::Residency,
+                "personal data of acme-eu sent to US (not in DE, FR)".to_string()
+            ))
         );
-        assert_eq!(p.decide(0, None).map(|v| v.kind), Some(Kind::UnknownJurisdiction));
+        assert_eq!(
+            p.decide(0, None).map(|v| v.kind),
+            Some(Kind::UnknownJurisdiction)
+        );
         p.tenants[0].on_unknown = OnUnknown::Ignore;
         assert_eq!(p.decide(0, None), None);
     }

@@ -10,7 +10,10 @@ pub fn repo() -> PathBuf {
 
 /// Runs the `sovereign` binary built for this test run.
 pub fn sovereign(args: &[&str]) -> Output {
-    match Command::new(env!("CARGO_BIN_EXE_sovereign")).args(args).output() {
+    match Command::new(env!("CARGO_BIN_EXE_sovereign"))
+        .args(args)
+        .output()
+    {
         Ok(o) => o,
         Err(e) => panic!("cannot run sovereign {args:?}: {e}"),
     }
@@ -44,7 +47,10 @@ pub fn check_golden(path: &Path, actual: &[u8]) {
     }
     let expected = match std::fs::read(path) {
         Ok(b) => b,
-        Err(e) => panic!("{}: {e} (run with UPDATE_GOLDEN=1 to create it)", path.display()),
+        Err(e) => panic!(
+            "{}: {e} (run with UPDATE_GOLDEN=1 to create it)",
+            path.display()
+        ),
     };
     if expected != actual {
         panic!(
@@ -65,7 +71,10 @@ pub fn corpus(sub: &str) -> Option<PathBuf> {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("CI=true but the shared corpus {} is missing", p.display());
     }
-    eprintln!("note: {} missing; corpus test not run (it fails under CI=true)", p.display());
+    eprintln!(
+        "note: {} missing; corpus test not run (it fails under CI=true)",
+        p.display()
+    );
     None
 }
 
