@@ -13,9 +13,16 @@ fn leak_forms(raw: &str) -> Vec<String> {
         .chars()
         .filter(|c| !c.is_whitespace() && *c != '-')
         .collect();
-    let mut v = vec![raw.to_string(), compact.clone()];
-    if let Some((local, _)) = raw.split_once('@') {
+    let mut v = vec![
+        raw.to_string(),
+        compact.clone(),
+        raw.to_lowercase(),
+        compact.to_lowercase(),
+    ];
+    if let Some((local, domain)) = raw.split_once('@') {
         v.push(format!("{local}@"));
+        v.push(format!("{local}%40{domain}"));
+        v.push(format!("{local}%40"));
     }
     v
 }
@@ -221,4 +228,45 @@ fn alert_is_raised_when_known_not_at_flow_end() {
         "alert {a} not before flow end {f}"
     );
     assert!(a["timestamp"].as_str() > f["flow"]["start"].as_str());
+}
+
+#[test]
+fn a_failing_flow_sink_does_not_lose_alerts() {
+    let dir = scratch("full-disk");
+    let alerts = dir.join("a.jsonl");
+    let pcap = repo().join("fixtures").join("demo.pcap");
+    // /dev/full: every write fails with ENOSPC.
+    let out = sovereign(&[
+        "replay",
+        "--alerts",
+        &alerts.display().to_string(),
+        "--flows",
+        "/dev/full",
+        &pcap.display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("flow sink"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(read_lines(&alerts).len(), cases::demo().expect.len());
+}
+
+#[test]
+fn alerts_and_flows_may_not_share_a_file() {
+    let dir = scratch("same-file");
+    let f = dir.join("x.jsonl").display().to_string();
+    let pcap = repo()
+        .join("fixtures")
+        .join("demo.pcap")
+        .display()
+        .to_string();
+    let out = sovereign(&["replay", "--alerts", &f, "--flows", &f, &pcap]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("same file"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -183,6 +183,7 @@ fn ipv4_aliases_agree() {
             "2002:5102:458e::",
         ],
     );
+    assert_eq!(got.len(), 4);
     for g in &got {
         assert_eq!(g["country"], "GB", "{g}");
         assert_eq!(g["records"][0]["registered_country"], "US", "{g}");

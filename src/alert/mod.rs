@@ -87,6 +87,8 @@ pub struct AlertRecord {
 pub struct FlowCounters {
     pub start: String,
     pub end: String,
+    /// Seconds from first to last packet (EVE `age`).
+    pub age: u64,
     pub pkts_toserver: u64,
     pub pkts_toclient: u64,
     pub bytes_toserver: u64,

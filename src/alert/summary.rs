@@ -28,7 +28,7 @@ impl Summary {
             .dest_geo
             .as_ref()
             .and_then(|g| g.country.clone())
-            .unwrap_or_else(|| "??".to_string());
+            .unwrap_or_else(|| "unknown".to_string());
         let row = self.rows.entry((tenant.clone(), country)).or_default();
         row.flows += 1;
         row.egress_bytes += f.flow.egress_bytes;

@@ -98,7 +98,7 @@ pub fn load_config(path: Option<&Path>) -> Result<Config> {
 
 fn hmac_key(cfg: &Config) -> Result<Vec<u8>> {
     if let Some(k) = &cfg.hmac_key {
-        return Ok(k.clone());
+        return Ok(k.bytes().to_vec());
     }
     let mut k = vec![0u8; 32];
     getrandom::fill(&mut k).map_err(|e| anyhow::anyhow!("cannot generate an HMAC key: {e}"))?;
@@ -125,6 +125,13 @@ pub fn run(cli: Cli) -> Result<i32> {
             stats,
             files,
         } => {
+            if let (Some(a), Some(f)) = (&alerts, &flows) {
+                let same = a == f
+                    || matches!((a.canonicalize(), f.canonicalize()), (Ok(x), Ok(y)) if x == y);
+                if same {
+                    anyhow::bail!("--alerts and --flows name the same file {}", a.display());
+                }
+            }
             let cfg = load_config(config.as_deref())?;
             let geo = Arc::new(GeoDb::open(&cfg.geo)?);
             let rt = Arc::new(Runtime::new(&cfg, geo, &hmac_key(&cfg)?));

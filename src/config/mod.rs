@@ -48,9 +48,26 @@ pub struct Config {
     pub geo: GeoConfig,
     pub flow: FlowConfig,
     /// HMAC key for identifiers; `None` means generate one per run.
-    pub hmac_key: Option<Vec<u8>>,
+    pub hmac_key: Option<SecretKey>,
     pub jurisdictions: Jurisdictions,
     pub policy: Policy,
+}
+
+/// The HMAC key. Whoever holds it can test guesses against the hashes in alerts (a card's BIN
+/// and last 4 leave few candidates), so it is never printed: `Debug` shows only its length.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretKey(Vec<u8>);
+
+impl SecretKey {
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretKey(<{} bytes>)", self.0.len())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -76,12 +93,27 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     compile_str(&text, &file, base)
 }
 
+/// A TOML error as `file:line:col: message`, without the quoted source line (which could be the
+/// `hmac_key` line).
+fn parse_error(file: &str, text: &str, e: &toml::de::Error) -> ConfigError {
+    let at = e
+        .span()
+        .map(|sp| {
+            let before = &text[..sp.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let col = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+            format!("line {line}, column {col}: ")
+        })
+        .unwrap_or_default();
+    ConfigError::Parse {
+        file: file.to_string(),
+        message: format!("{at}{}", e.message().trim_end()),
+    }
+}
+
 /// Parses and compiles config text; relative paths resolve against `base`.
 pub fn compile_str(text: &str, file: &str, base: &Path) -> Result<Config, ConfigError> {
-    let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
-        file: file.to_string(),
-        message: e.to_string(),
-    })?;
+    let raw: RawConfig = toml::from_str(text).map_err(|e| parse_error(file, text, &e))?;
     compile(raw, file, base)
 }
 
@@ -132,6 +164,9 @@ impl Ctx<'_> {
         match v {
             None => Ok(default),
             Some(0) => Err(self.err(key, "must be at least 1 second")),
+            Some(s) if s > 7 * 86_400 => {
+                Err(self.err(key, format!("{s} is more than 7 days (604800 s)")))
+            }
             Some(s) => Ok(Duration::from_secs(s)),
         }
     }
@@ -152,7 +187,16 @@ fn compile(raw: RawConfig, file: &str, base: &Path) -> Result<Config, ConfigErro
         .inside
         .iter()
         .enumerate()
-        .map(|(i, s)| cx.cidr(format!("site.inside[{i}]"), s))
+        .map(|(i, s)| {
+            let net = cx.cidr(format!("site.inside[{i}]"), s)?;
+            if net.prefix_len() == 0 {
+                return Err(cx.err(
+                    format!("site.inside[{i}]"),
+                    format!("{net} makes every address inside, so nothing would ever be egress"),
+                ));
+            }
+            Ok(net)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let site = Site {
         name: raw.site.name.clone(),
@@ -246,7 +290,7 @@ fn compile(raw: RawConfig, file: &str, base: &Path) -> Result<Config, ConfigErro
                     format!("is {} bytes; use at least 16 (32 hex digits)", k.len()),
                 ));
             }
-            Some(k)
+            Some(SecretKey(k))
         }
     };
 
@@ -257,7 +301,7 @@ fn compile(raw: RawConfig, file: &str, base: &Path) -> Result<Config, ConfigErro
             let path = resolve(base, p);
             let name = path.display().to_string();
             let text = std::fs::read_to_string(&path)
-                .map_err(|_| cx.err("policy.jurisdictions", format!("cannot read {name}")))?;
+                .map_err(|e| cx.err("policy.jurisdictions", format!("cannot read {name}: {e}")))?;
             compile_jurisdictions(&text, &name)?
         }
     };
@@ -334,6 +378,12 @@ fn compile(raw: RawConfig, file: &str, base: &Path) -> Result<Config, ConfigErro
             })?;
             detect.insert(d);
         }
+        if detect.is_empty() && declared.is_empty() {
+            return Err(cx.err(
+                k("personal_data"),
+                "declares no network and enables no detector, so the tenant's traffic can never carry personal data",
+            ));
+        }
         tenants.push(Tenant {
             id: t.id.clone(),
             networks,
@@ -396,10 +446,7 @@ fn country_set(
 
 /// Parses and resolves jurisdiction groups (members may name other groups; no cycles).
 pub fn compile_jurisdictions(text: &str, file: &str) -> Result<Jurisdictions, ConfigError> {
-    let raw: RawJurisdictions = toml::from_str(text).map_err(|e| ConfigError::Parse {
-        file: file.to_string(),
-        message: e.to_string(),
-    })?;
+    let raw: RawJurisdictions = toml::from_str(text).map_err(|e| parse_error(file, text, &e))?;
     let cx = Ctx { file };
     let mut done: BTreeMap<String, CountrySet> = BTreeMap::new();
     fn expand(

@@ -71,12 +71,21 @@ pub struct RawFlow {
     pub other_timeout_secs: Option<u64>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawPrivacy {
     /// Hex key for the HMAC of identifiers (at least 16 bytes); default: random per run.
     #[serde(default)]
     pub hmac_key: Option<String>,
+}
+
+impl std::fmt::Debug for RawPrivacy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The key is a secret: never printed.
+        f.debug_struct("RawPrivacy")
+            .field("hmac_key", &self.hmac_key.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -9,6 +9,7 @@ inside = ["10.0.0.0/8"]
 id = "acme-eu"
 networks = ["10.1.0.0/16"]
 allow = ["EEA"]
+personal_data = { detect = ["email"] }
 "#;
 
 fn compile_text(t: &str) -> Result<Config, ConfigError> {
@@ -118,11 +119,11 @@ fn rejects_with_file_key_and_reason() {
         &["tenant[0].on_unknown", "maybe"],
     );
     check_err(
-        &format!("{BASE}[tenant.personal_data]\ndetect = [\"ssn\"]\n"),
+        &BASE.replace("[\"email\"]", "[\"ssn\"]"),
         &["tenant[0].personal_data.detect[0]", "unknown detector"],
     );
     check_err(
-        &format!("{BASE}[tenant.personal_data]\ndeclared = [\"10.2.0.0/24\"]\n"),
+        &BASE.replace("{ detect", "{ declared = [\"10.2.0.0/24\"], detect"),
         &[
             "tenant[0].personal_data.declared[0]",
             "not inside the tenant",
@@ -145,7 +146,44 @@ fn rejects_with_file_key_and_reason() {
         &["geo.override[0].country"],
     );
     check_err("[site]\ninside = []\n", &["site.inside", "at least one"]);
-    check_err("not toml = = 1", &["test.toml"]);
+    check_err("not toml = = 1", &["test.toml", "line 1, column"]);
+    check_err(
+        &BASE.replace("10.0.0.0/8", "0.0.0.0/0"),
+        &["site.inside[0]", "every address"],
+    );
+    check_err(
+        &format!("[flow]\nudp_timeout_secs = 99999999\n{BASE}"),
+        &["flow.udp_timeout_secs", "7 days"],
+    );
+    let no_pd = "[site]\ninside = [\"10.0.0.0/8\"]\n[[tenant]]\nid = \"t\"\nnetworks = [\"10.1.0.0/16\"]\nallow = [\"DE\"]\n";
+    check_err(
+        no_pd,
+        &["tenant[0].personal_data", "never carry personal data"],
+    );
+}
+
+#[test]
+fn the_hmac_key_never_appears_in_errors_or_debug_output() {
+    let key = "00112233445566778899aabbccddeeff";
+    // A syntax error on the key's own line.
+    let bad = format!("[privacy]\nhmac_key = \"{key}\" x\n{BASE}");
+    let msg = compile_text(&bad).map(|_| ()).map_err(|e| e.to_string());
+    assert!(
+        msg.as_ref()
+            .is_err_and(|m| !m.contains(key) && m.contains("line 2")),
+        "{msg:?}"
+    );
+    let ok = match compile_text(&format!("[privacy]\nhmac_key = \"{key}\"\n{BASE}")) {
+        Ok(c) => c,
+        Err(e) => panic!("{e}"),
+    };
+    assert!(!format!("{ok:?}").contains(key));
+    let raw: raw::RawConfig =
+        match toml::from_str(&format!("[privacy]\nhmac_key = \"{key}\"\n{BASE}")) {
+            Ok(r) => r,
+            Err(e) => panic!("{e}"),
+        };
+    assert!(!format!("{raw:?}").contains(key));
 }
 
 #[test]

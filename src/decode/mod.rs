@@ -155,7 +155,14 @@ fn meta_from_sliced<'a>(p: &LaxSlicedPacket<'a>) -> Result<PacketMeta<'a>, Skip>
     let (src, dst, ip_len, payload) = match net {
         LaxNetSlice::Ipv4(v4) => {
             let h = v4.header();
-            let total = u32::from(h.total_len());
+            let hdr = u32::from(h.ihl()) * 4;
+            let declared = u32::from(h.total_len());
+            // TSO/LRO captures often carry total_len 0: fall back to what was captured.
+            let total = if declared < hdr {
+                hdr + v4.payload().payload.len() as u32
+            } else {
+                declared
+            };
             (
                 IpAddr::V4(h.source_addr()),
                 IpAddr::V4(h.destination_addr()),
@@ -167,7 +174,10 @@ fn meta_from_sliced<'a>(p: &LaxSlicedPacket<'a>) -> Result<PacketMeta<'a>, Skip>
             let h = v6.header();
             let declared = u32::from(h.payload_length());
             let len = if declared == 0 {
-                (h.slice().len() + v6.payload().payload.len()) as u32
+                // Jumbogram or offloaded capture: header, extension headers and payload as seen.
+                let start = h.slice().as_ptr() as usize;
+                let end = v6.payload().payload.as_ptr() as usize + v6.payload().payload.len();
+                end.saturating_sub(start) as u32
             } else {
                 40 + declared
             };
@@ -219,6 +229,13 @@ fn meta_from_sliced<'a>(p: &LaxSlicedPacket<'a>) -> Result<PacketMeta<'a>, Skip>
         Some(TransportSlice::Icmpv6(i)) => meta.payload = i.payload(),
         Some(_) => {}
         None => {
+            // etherparse stopped inside the IP layer (e.g. a broken IPv6 extension header or
+            // IPv4 AH): `ip_number` is then the failing header, not a transport.
+            if let Some((_, layer)) = p.stop_err {
+                if layer_is_ip_or_below(layer) {
+                    return Err(Skip::Malformed);
+                }
+            }
             if matches!(proto, PROTO_TCP | PROTO_UDP | PROTO_ICMP | PROTO_ICMPV6) {
                 // etherparse stopped at the transport header: truncated or invalid.
                 return Err(Skip::MalformedTransport);
@@ -237,6 +254,13 @@ fn layer_is_ip_or_below(layer: etherparse::err::Layer) -> bool {
             | L::Ipv6Header
             | L::IpHeader
             | L::Ipv6ExtHeader
+            | L::Ipv6HopByHopHeader
+            | L::Ipv6DestOptionsHeader
+            | L::Ipv6RouteHeader
+            | L::Ipv6FragHeader
+            | L::IpAuthHeader
+            | L::MacsecHeader
+            | L::MacsecPacket
             | L::Ipv4Packet
             | L::Ipv6Packet
             | L::VlanHeader
@@ -279,6 +303,52 @@ mod tests {
                 let _ = decode(lt, &buf[..n]);
             }
         }
+    }
+
+    /// Every frame of every fixture scenario, each byte replaced by a few values: deep layers
+    /// (VLAN, SLL/SLL2, IPv6, TCP options) get mutated, not just the first bytes.
+    #[test]
+    fn never_panics_on_mutated_fixture_frames() {
+        use crate::capture::LinkType as L;
+        for case in crate::fixture::cases::all() {
+            let lt = L::from_dlt(match case.linktype {
+                101 => 12,
+                other => other as i32,
+            });
+            for (_, frame) in case.frames.iter().take(6) {
+                let mut f = frame.clone();
+                for i in 0..f.len().min(120) {
+                    let orig = f[i];
+                    for v in [0x00, 0xff, orig ^ 0x80, orig.wrapping_add(1)] {
+                        f[i] = v;
+                        let _ = decode(lt, &f);
+                        let _ = decode(lt, &f[..i]);
+                    }
+                    f[i] = orig;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn ipv4_total_length_zero_falls_back_to_captured_length() {
+        let mut f = frames::tcp_v4_eth([0; 2], 0, b"hello");
+        f[16] = 0; // total length (Ethernet 14 + offset 2)
+        f[17] = 0;
+        let m = decode(LinkType::Ethernet, &f).expect("decodes");
+        assert_eq!(m.ip_len, 20 + 20 + 5);
+        assert_eq!(m.payload, b"hello");
+    }
+
+    #[test]
+    fn broken_ipv6_extension_header_is_malformed() {
+        // IPv6, next header 0 (hop-by-hop), payload length 8, but the extension header claims
+        // 8 * (1 + 5) bytes.
+        let mut ip = vec![0x60, 0, 0, 0, 0, 8, 0, 64];
+        ip.extend_from_slice(&[0xfd, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5]);
+        ip.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        ip.extend_from_slice(&[6, 5, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(decode(LinkType::Raw, &ip), Err(Skip::Malformed));
     }
 
     #[test]

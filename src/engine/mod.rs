@@ -119,17 +119,19 @@ impl Engine {
         self.stats.packets += 1;
         self.stats.bytes += frame.data.len() as u64;
 
-        // Flows that timed out before this packet end first, so records come out in time order.
-        self.table.expire(now, &mut self.ended);
-        self.flush_ended(out);
-
         let meta = match decode(frame.linktype, &frame.data) {
             Ok(m) => m,
             Err(skip) => {
+                // An undecodable frame does not advance time: a corrupt timestamp on garbage
+                // must not time out the whole table.
                 *self.stats.skipped.entry(skip).or_insert(0) += 1;
                 return;
             }
         };
+        // Flows that timed out before this packet end first, so records come out in time order.
+        self.table.expire(now, &mut self.ended);
+        self.flush_ended(out);
+
         let rt = &self.rt;
         let upd = self.table.update(&meta, now, &mut self.ended);
         let flow = upd.flow;
@@ -144,28 +146,21 @@ impl Engine {
             flow.data.egress_pkts += 1;
             flow.data.egress_bytes += u64::from(meta.ip_len);
         }
-        if let (true, Some(t)) = (egress, flow.data.tenant) {
-            if !meta.payload.is_empty() {
-                if let Some(tenant) = rt.policy.tenant(t) {
-                    self.scanner
-                        .scan(&mut flow.data.pii, tenant.detect, meta.payload);
-                }
-                if flow.data.carries_personal_data() {
-                    let country = flow.data.dest.and_then(|a| a.country);
-                    if let Some(v) = rt.policy.decide(t, country) {
-                        if flow.data.raised & v.kind.bit() == 0 {
-                            flow.data.raised |= v.kind.bit();
-                            let rec = alert_record(rt, flow, now, v.kind, v.reason);
-                            let key = (
-                                rec.tenant.clone(),
-                                v.kind.name(),
-                                country_label(flow.data.dest),
-                            );
-                            *self.stats.alerts.entry(key).or_insert(0) += 1;
-                            out.push(Event::Alert(Box::new(rec)));
-                        }
-                    }
-                }
+        if let Some(t) = flow.data.tenant {
+            let detect = rt.policy.tenant(t).map(|t| t.detect).unwrap_or_default();
+            let stream = meta.tcp.is_some();
+            let fin = meta.tcp.is_some_and(|t| t.fin || t.rst);
+            if egress && !meta.payload.is_empty() {
+                self.scanner
+                    .scan(&mut flow.data.pii, detect, meta.payload, stream);
+            }
+            // An identifier held back at the end of an egress segment is complete once the peer
+            // answers or the sender closes.
+            if (!egress && !meta.payload.is_empty()) || (egress && fin) {
+                self.scanner.finalize(&mut flow.data.pii, detect);
+            }
+            if egress && !meta.payload.is_empty() || flow.data.pii.has_findings() {
+                evaluate(rt, flow, t, now, &mut self.stats, out);
             }
         }
         self.flush_ended(out);
@@ -178,26 +173,70 @@ impl Engine {
     }
 
     fn flush_ended(&mut self, out: &mut Vec<Event>) {
-        for e in self.ended.drain(..) {
+        for mut e in self.ended.drain(..) {
+            let flow = &mut e.flow;
+            if let Some(t) = flow.data.tenant {
+                // Last chance for an identifier held back at the end of the stream.
+                let detect = self
+                    .rt
+                    .policy
+                    .tenant(t)
+                    .map(|t| t.detect)
+                    .unwrap_or_default();
+                if self.scanner.finalize(&mut flow.data.pii, detect) > 0 {
+                    evaluate(&self.rt, flow, t, flow.last_seen, &mut self.stats, out);
+                }
+            }
             *self.stats.flows_ended.entry(e.reason.name()).or_insert(0) += 1;
-            self.stats.pii_findings_dropped += u64::from(e.flow.data.pii.findings_dropped);
-            if let Some(t) = e.flow.data.tenant.and_then(|t| self.rt.policy.tenant(t)) {
-                if e.flow.data.egress_bytes > 0 {
+            self.stats.pii_findings_dropped += u64::from(flow.data.pii.findings_dropped);
+            if let Some(t) = flow.data.tenant.and_then(|t| self.rt.policy.tenant(t)) {
+                if flow.data.egress_bytes > 0 {
                     let key = (
                         t.id.clone(),
-                        country_label(e.flow.data.dest),
-                        e.flow.data.carries_personal_data(),
+                        country_label(flow.data.dest),
+                        flow.data.carries_personal_data(),
                     );
-                    *self.stats.egress_bytes.entry(key).or_insert(0) += e.flow.data.egress_bytes;
+                    *self.stats.egress_bytes.entry(key).or_insert(0) += flow.data.egress_bytes;
                 }
             }
             out.push(Event::Flow(Box::new(flow_record(
                 &self.rt,
-                &e.flow,
+                flow,
                 e.reason.name(),
             ))));
         }
     }
+}
+
+/// Raises the flow's alert if it carries personal data its tenant may not send where it goes,
+/// once per flow and kind.
+fn evaluate(
+    rt: &Runtime,
+    flow: &mut Flow<FlowData>,
+    t: TenantId,
+    now: Timestamp,
+    stats: &mut Stats,
+    out: &mut Vec<Event>,
+) {
+    if !flow.data.carries_personal_data() {
+        return;
+    }
+    let country = flow.data.dest.and_then(|a| a.country);
+    let Some(kind) = rt.policy.decide(t, country) else {
+        return;
+    };
+    if flow.data.raised & kind.bit() != 0 {
+        return;
+    }
+    flow.data.raised |= kind.bit();
+    let rec = alert_record(rt, flow, now, kind, rt.policy.reason(t, kind, country));
+    let key = (
+        rec.tenant.clone(),
+        kind.name(),
+        country_label(flow.data.dest),
+    );
+    *stats.alerts.entry(key).or_insert(0) += 1;
+    out.push(Event::Alert(Box::new(rec)));
 }
 
 fn country_label(a: Option<Answer>) -> String {
@@ -239,7 +278,13 @@ fn orient(flow: &Flow<FlowData>) -> ((IpAddr, u16), (IpAddr, u16), &'static str)
 
 fn endpoints(rt: &Runtime, flow: &Flow<FlowData>) -> Endpoints {
     let (src, dst, direction) = orient(flow);
-    let depth = flow.key.vlan.iter().take_while(|v| **v != 0).count();
+    // Up to the innermost non-zero id (a priority tag has id 0 but may carry an inner VLAN).
+    let depth = flow
+        .key
+        .vlan
+        .iter()
+        .rposition(|v| *v != 0)
+        .map_or(0, |i| i + 1);
     Endpoints {
         flow_id: flow.id,
         sensor: rt.sensor.clone(),
@@ -332,6 +377,7 @@ fn flow_record(rt: &Runtime, flow: &Flow<FlowData>, reason: &'static str) -> Flo
         flow: FlowCounters {
             start: flow.first_seen.rfc3339_micros(),
             end: flow.last_seen.rfc3339_micros(),
+            age: flow.last_seen.saturating_since(flow.first_seen).as_secs(),
             pkts_toserver: flow.packets[0],
             pkts_toclient: flow.packets[1],
             bytes_toserver: flow.bytes[0],

@@ -146,6 +146,8 @@ pub struct Flow<T> {
     pub tcp: TcpState,
     fin_seen: [bool; 2],
     syn_ts: Option<Timestamp>,
+    /// Initial sequence number of the client's SYN.
+    syn_seq: Option<u32>,
     synack_ts: Option<Timestamp>,
     /// Gateway -> server -> gateway time (SYN to SYN-ACK), as seen at the capture point.
     pub rtt_server: Option<Duration>,
@@ -323,10 +325,20 @@ impl<T: Default> FlowTable<T> {
         out: &mut Vec<Ended<T>>,
     ) -> Update<'_, T> {
         let key = FlowKey::of(meta);
-        let new_syn = meta.tcp.is_some_and(|t| t.syn && !t.ack);
-        if new_syn {
+        if let Some(t) = meta.tcp.filter(|t| t.syn && !t.ack) {
             if let Some(old) = self.flows.get(&key) {
-                if old.tcp == TcpState::Closed {
+                // A SYN on a closed 5-tuple, or one with a new initial sequence number on a
+                // half-closed or established one, opens a new connection (a retransmitted SYN
+                // carries the same ISN and stays in the flow).
+                let new_isn = old.syn_seq.is_some_and(|isn| isn != t.seq);
+                let reused = match old.tcp {
+                    TcpState::Closed => true,
+                    TcpState::Closing | TcpState::Established | TcpState::MidStream => {
+                        new_isn || old.syn_seq.is_none()
+                    }
+                    _ => false,
+                };
+                if reused {
                     if let Some(flow) = self.flows.remove(&key) {
                         self.stats.reused += 1;
                         out.push(Ended {
@@ -409,6 +421,7 @@ impl<T: Default> FlowTable<T> {
             tcp,
             fin_seen: [false; 2],
             syn_ts: None,
+            syn_seq: None,
             synack_ts: None,
             rtt_server: None,
             rtt_client: None,
@@ -433,20 +446,22 @@ fn tcp_step<T>(flow: &mut Flow<T>, dir: Dir, t: TcpInfo, now: Timestamp) -> bool
     let mut completed = false;
     match (t.syn, t.ack, dir) {
         (true, false, Dir::ToServer) => {
-            if flow.syn_ts.is_none() {
-                flow.syn_ts = Some(now);
-            }
+            // The SYN-ACK most likely answers the latest SYN: measuring from the first one
+            // would add the retransmission back-off to the RTT.
+            flow.syn_ts = Some(now);
+            flow.syn_seq = Some(t.seq);
             if matches!(flow.tcp, TcpState::MidStream | TcpState::None) {
                 flow.tcp = TcpState::SynSent;
             }
         }
         (true, true, Dir::ToClient) => {
-            if flow.synack_ts.is_none() {
-                flow.synack_ts = Some(now);
+            if flow.rtt_server.is_none() {
                 if let Some(syn) = flow.syn_ts {
                     flow.rtt_server = Some(now.saturating_since(syn));
                 }
             }
+            // Likewise the client's ACK answers the latest SYN-ACK.
+            flow.synack_ts = Some(now);
             if matches!(flow.tcp, TcpState::SynSent | TcpState::MidStream) {
                 flow.tcp = TcpState::SynReceived;
             }
@@ -565,6 +580,43 @@ mod tests {
         assert_eq!(out[0].reason, EndReason::Evicted);
         assert_eq!(out[0].flow.client.1, 1002);
         assert_eq!(t.stats().evicted, 1);
+    }
+
+    #[test]
+    fn syn_with_new_isn_on_half_closed_tuple_starts_a_new_flow_retransmission_does_not() {
+        use crate::fixture::frames::tcp_v4_seq;
+        let mut t = FlowTable::<()>::new(FlowConfig::default());
+        let mut out = Vec::new();
+        feed(&mut t, &tcp_v4_seq(C, S, Flags::SYN, 100), ts(0), &mut out);
+        // Retransmitted SYN (same ISN) 1 s later: same flow, RTT measured from it.
+        let (id, _, _) = feed(
+            &mut t,
+            &tcp_v4_seq(C, S, Flags::SYN, 100),
+            ts(1_000),
+            &mut out,
+        );
+        assert_eq!(id, 1);
+        let synack = tcp_v4(S, C, Flags::SYN_ACK, b"");
+        let m = decode(LinkType::Ethernet, &synack).expect("decodes");
+        let u = t.update(&m, ts(1_030), &mut out);
+        assert_eq!(u.flow.rtt_server, Some(Duration::from_millis(30)));
+        feed(&mut t, &tcp_v4(C, S, Flags::ACK, b""), ts(1_031), &mut out);
+        feed(
+            &mut t,
+            &tcp_v4(C, S, Flags::FIN_ACK, b""),
+            ts(1_040),
+            &mut out,
+        );
+        // Half-closed, then a SYN with a new ISN: a new connection.
+        let (id, _, st) = feed(
+            &mut t,
+            &tcp_v4_seq(C, S, Flags::SYN, 9_000),
+            ts(1_050),
+            &mut out,
+        );
+        assert_eq!((id, st), (2, TcpState::SynSent));
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].reason, EndReason::Reused);
     }
 
     #[test]

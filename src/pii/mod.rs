@@ -28,13 +28,29 @@ pub struct Finding {
     pub count: u32,
 }
 
-/// Per-flow personal-data state.
-#[derive(Debug, Clone, Default)]
+/// Per-flow personal-data state. Its `Debug` never shows the carried payload bytes.
+#[derive(Clone, Default)]
 pub struct FlowPii {
+    /// Tail of the previous egress payload (raw bytes: never printed).
     carry: Vec<u8>,
+    /// A match ended exactly at the end of the last stream segment: it may continue in the
+    /// next one, so it is held back until [`Scanner::finalize`].
+    pending: bool,
     pub findings: Vec<Finding>,
-    /// Identifiers not listed because the flow reached [`MAX_FINDINGS_PER_FLOW`].
+    /// Occurrences of identifiers not listed because the flow reached
+    /// [`MAX_FINDINGS_PER_FLOW`] distinct ones.
     pub findings_dropped: u32,
+}
+
+impl std::fmt::Debug for FlowPii {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlowPii")
+            .field("carry_len", &self.carry.len())
+            .field("pending", &self.pending)
+            .field("findings", &self.findings)
+            .field("findings_dropped", &self.findings_dropped)
+            .finish()
+    }
 }
 
 impl FlowPii {
@@ -73,14 +89,22 @@ impl Hasher {
     }
 }
 
-/// Per-worker scanner: the hasher plus a reusable scratch buffer.
-#[derive(Debug)]
+/// Per-worker scanner: the hasher plus a reusable scratch buffer (cleared after every scan;
+/// its `Debug` shows no bytes).
 pub struct Scanner {
     hasher: Hasher,
     scratch: Vec<u8>,
     matches: Vec<Match>,
     /// Bytes scanned (metrics).
     pub bytes_scanned: u64,
+}
+
+impl std::fmt::Debug for Scanner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scanner")
+            .field("bytes_scanned", &self.bytes_scanned)
+            .finish()
+    }
 }
 
 impl Scanner {
@@ -94,7 +118,16 @@ impl Scanner {
     }
 
     /// Scans one egress payload of a flow; returns how many new distinct identifiers it found.
-    pub fn scan(&mut self, state: &mut FlowPii, set: DetectorSet, payload: &[u8]) -> usize {
+    /// `stream`: the payload is a TCP segment, so an identifier ending exactly at its end may
+    /// continue in the next segment and is held back (see [`Scanner::finalize`]); datagrams are
+    /// complete messages and are not held back.
+    pub fn scan(
+        &mut self,
+        state: &mut FlowPii,
+        set: DetectorSet,
+        payload: &[u8],
+        stream: bool,
+    ) -> usize {
         if set.is_empty() || payload.is_empty() {
             return 0;
         }
@@ -103,12 +136,62 @@ impl Scanner {
         self.scratch.clear();
         self.scratch.extend_from_slice(&state.carry);
         self.scratch.extend_from_slice(payload);
+        let hold_from = if stream {
+            self.scratch.len()
+        } else {
+            usize::MAX
+        };
+        // A match held back at the end of the carry was not recorded: let it count now.
+        let after = if state.pending {
+            carry_len.saturating_sub(1)
+        } else {
+            carry_len
+        };
+        state.pending = false;
+        let new = self.record(state, set, after, hold_from);
+        let keep = self.scratch.len().min(CARRY_BYTES);
+        state.carry.clear();
+        state
+            .carry
+            .extend_from_slice(&self.scratch[self.scratch.len() - keep..]);
+        self.scratch.clear();
+        new
+    }
+
+    /// Records an identifier held back at the end of the last segment: called when the stream
+    /// cannot continue it (the peer answered, FIN, flow end). Returns new distinct identifiers.
+    pub fn finalize(&mut self, state: &mut FlowPii, set: DetectorSet) -> usize {
+        if !state.pending {
+            return 0;
+        }
+        state.pending = false;
+        self.scratch.clear();
+        self.scratch.extend_from_slice(&state.carry);
+        // Only matches that end at the end of the carry were held back.
+        let new = self.record(state, set, self.scratch.len().saturating_sub(1), usize::MAX);
+        self.scratch.clear();
+        new
+    }
+
+    /// Scans `scratch`, recording matches ending after `after`; matches ending at or beyond
+    /// `hold_from` are held back (`pending`).
+    fn record(
+        &mut self,
+        state: &mut FlowPii,
+        set: DetectorSet,
+        after: usize,
+        hold_from: usize,
+    ) -> usize {
         self.matches.clear();
         detect::scan(&self.scratch, set, &mut self.matches);
         let mut new = 0;
         for m in &self.matches {
             // Wholly inside the carried tail: already counted with the previous segment.
-            if m.end <= carry_len {
+            if m.end <= after {
+                continue;
+            }
+            if m.end >= hold_from {
+                state.pending = true;
                 continue;
             }
             let Some(raw) = self.scratch.get(m.start..m.end) else {
@@ -136,11 +219,6 @@ impl Scanner {
             });
             new += 1;
         }
-        let keep = self.scratch.len().min(CARRY_BYTES);
-        state.carry.clear();
-        state
-            .carry
-            .extend_from_slice(&self.scratch[self.scratch.len() - keep..]);
         new
     }
 }
@@ -161,10 +239,10 @@ mod tests {
     fn identifier_split_across_segments_is_found_once() {
         let mut sc = Scanner::new(Hasher::new(b"k"));
         let mut st = FlowPii::default();
-        assert_eq!(sc.scan(&mut st, all(), b"card=4111 1111 "), 0);
-        assert_eq!(sc.scan(&mut st, all(), b"1111 1111&x=1"), 1);
+        assert_eq!(sc.scan(&mut st, all(), b"card=4111 1111 ", true), 0);
+        assert_eq!(sc.scan(&mut st, all(), b"1111 1111&x=1", true), 1);
         assert_eq!(
-            sc.scan(&mut st, all(), b"&y=2"),
+            sc.scan(&mut st, all(), b"&y=2", true),
             0,
             "not counted again from the carry"
         );
@@ -181,16 +259,57 @@ mod tests {
             &mut st,
             all(),
             b"a 4111111111111111 b 4111-1111-1111-1111 c",
+            true,
         );
         assert_eq!(st.findings.len(), 1, "same card, two spellings");
         assert_eq!(st.findings[0].count, 2);
         let h1 = st.findings[0].hmac.clone();
         let mut sc2 = Scanner::new(Hasher::new(b"k2"));
         let mut st2 = FlowPii::default();
-        sc2.scan(&mut st2, all(), b"4111111111111111");
+        sc2.scan(&mut st2, all(), b"4111111111111111", false);
         assert_ne!(h1, st2.findings[0].hmac);
         assert_eq!(h1.len(), 64);
-        assert!(!h1.contains("4111111111111111"));
+    }
+
+    #[test]
+    fn identifier_ending_a_segment_is_held_until_the_stream_shows_it_is_complete() {
+        let mut sc = Scanner::new(Hasher::new(b"k"));
+        let mut st = FlowPii::default();
+        // "…@example.co" could continue as "example.com": not recorded yet.
+        assert_eq!(sc.scan(&mut st, all(), b"to=maria@example.co", true), 0);
+        assert_eq!(sc.scan(&mut st, all(), b"m&x=1", true), 1);
+        assert_eq!(st.findings.len(), 1);
+        assert_eq!(st.findings[0].masked, "m***@example.com");
+        // Ends the segment and nothing follows: recorded when the stream is finalized.
+        assert_eq!(sc.scan(&mut st, all(), b"&cc=j.doe%40example.org", true), 0);
+        assert_eq!(sc.finalize(&mut st, all()), 1);
+        assert_eq!(sc.finalize(&mut st, all()), 0, "finalize records it once");
+        assert_eq!(st.findings[1].masked, "j***@example.org");
+        // Held back, then the next segment does not continue it: recorded then.
+        let mut st = FlowPii::default();
+        assert_eq!(
+            sc.scan(&mut st, all(), b"x DE89370400440532013000", true),
+            0
+        );
+        assert_eq!(sc.scan(&mut st, all(), b" y", true), 1);
+        // A datagram is complete: nothing held back.
+        let mut st = FlowPii::default();
+        assert_eq!(
+            sc.scan(&mut st, all(), b"login maria@example.org", false),
+            1
+        );
+    }
+
+    #[test]
+    fn debug_output_never_shows_payload_bytes() {
+        let mut sc = Scanner::new(Hasher::new(b"k"));
+        let mut st = FlowPii::default();
+        sc.scan(&mut st, all(), b"card 4111111111111111 end", true);
+        let dbg = format!("{st:?} {sc:?}");
+        assert!(
+            !dbg.contains("4111111111111111") && !dbg.contains("52, 49, 49"),
+            "{dbg}"
+        );
     }
 
     #[test]
@@ -201,7 +320,7 @@ mod tests {
         for i in 0..40 {
             body.push_str(&format!("user{i}@example.org "));
         }
-        sc.scan(&mut st, all(), body.as_bytes());
+        sc.scan(&mut st, all(), body.as_bytes(), false);
         assert_eq!(st.findings.len(), MAX_FINDINGS_PER_FLOW);
         assert_eq!(st.findings_dropped, 8);
     }

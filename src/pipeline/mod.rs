@@ -95,23 +95,35 @@ pub fn replay(rt: Arc<Runtime>, files: Vec<PathBuf>, mut sinks: Sinks) -> std::i
     let mut capture_errors = Vec::new();
     let mut events = Vec::new();
     let (mut alerts, mut flows) = (0u64, 0u64);
-    let mut emit = |events: &mut Vec<Event>, sinks: &mut Sinks| -> std::io::Result<()> {
+    // A failing sink is reported at the end; it never stops the other sink or the replay
+    // (a full disk under --flows must not cost the alerts).
+    let mut alert_error: Option<std::io::Error> = None;
+    let mut flow_error: Option<std::io::Error> = None;
+    let mut emit = |events: &mut Vec<Event>, sinks: &mut Sinks| {
         for ev in events.drain(..) {
             match ev {
                 Event::Alert(a) => {
                     alerts += 1;
-                    sinks.alerts.write(&a)?;
+                    if alert_error.is_none() {
+                        if let Err(e) = sinks.alerts.write(&a) {
+                            tracing::error!(error = %e, sink = "alerts", "sink_error");
+                            alert_error = Some(e);
+                        }
+                    }
                 }
                 Event::Flow(f) => {
                     flows += 1;
                     summary.add(&f);
                     if let Some(s) = sinks.flows.as_mut() {
-                        s.write(&f)?;
+                        if let Err(e) = s.write(&f) {
+                            tracing::error!(error = %e, sink = "flows", "sink_error");
+                            flow_error = Some(e);
+                            sinks.flows = None;
+                        }
                     }
                 }
             }
         }
-        Ok(())
     };
     for msg in rx {
         match msg {
@@ -119,7 +131,7 @@ pub fn replay(rt: Arc<Runtime>, files: Vec<PathBuf>, mut sinks: Sinks) -> std::i
                 for frame in &batch {
                     engine.process(frame, &mut events);
                 }
-                emit(&mut events, &mut sinks)?;
+                emit(&mut events, &mut sinks);
             }
             Msg::Error(e) => {
                 tracing::error!(error = %e, "capture_error");
@@ -127,14 +139,24 @@ pub fn replay(rt: Arc<Runtime>, files: Vec<PathBuf>, mut sinks: Sinks) -> std::i
             }
         }
     }
+    engine.finish(&mut events);
+    emit(&mut events, &mut sinks);
     if reader.join().is_err() {
         return Err(std::io::Error::other("capture thread panicked"));
     }
-    engine.finish(&mut events);
-    emit(&mut events, &mut sinks)?;
-    sinks.alerts.flush()?;
+    if let Err(e) = sinks.alerts.flush() {
+        alert_error.get_or_insert(e);
+    }
     if let Some(s) = sinks.flows.as_mut() {
-        s.flush()?;
+        if let Err(e) = s.flush() {
+            flow_error.get_or_insert(e);
+        }
+    }
+    if let Some(e) = alert_error {
+        return Err(std::io::Error::new(e.kind(), format!("alert sink: {e}")));
+    }
+    if let Some(e) = flow_error {
+        return Err(std::io::Error::new(e.kind(), format!("flow sink: {e}")));
     }
     let stats = engine.stats().clone();
     Ok(Outcome {

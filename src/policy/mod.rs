@@ -86,13 +86,6 @@ impl Kind {
     }
 }
 
-/// A decision to raise one alert.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verdict {
-    pub kind: Kind,
-    pub reason: String,
-}
-
 /// Compiled tenants; shared read-only by every worker.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Policy {
@@ -132,30 +125,36 @@ impl Policy {
     }
 
     /// Residency decision for personal data of tenant `t` sent to a destination in `country`
-    /// (None: unknown). Pure: the same facts give the same verdict.
-    pub fn decide(&self, t: TenantId, country: Option<Country>) -> Option<Verdict> {
+    /// (None: unknown). Pure and cheap (no allocation): it runs for every egress payload packet
+    /// of a flow carrying personal data.
+    pub fn decide(&self, t: TenantId, country: Option<Country>) -> Option<Kind> {
         let tenant = self.tenants.get(t)?;
         match country {
             Some(c) if tenant.allow.contains(c) => None,
-            Some(c) => Some(Verdict {
-                kind: Kind::Residency,
-                reason: format!(
-                    "personal data of {} sent to {} (not in {})",
-                    tenant.id,
-                    c,
-                    tenant.allow_names.join(", ")
-                ),
-            }),
+            Some(_) => Some(Kind::Residency),
             None => match tenant.on_unknown {
                 OnUnknown::Ignore => None,
-                OnUnknown::Alert => Some(Verdict {
-                    kind: Kind::UnknownJurisdiction,
-                    reason: format!(
-                        "personal data of {} sent to a destination with no known jurisdiction",
-                        tenant.id
-                    ),
-                }),
+                OnUnknown::Alert => Some(Kind::UnknownJurisdiction),
             },
+        }
+    }
+
+    /// The human reason of a verdict, built only when an alert is raised.
+    pub fn reason(&self, t: TenantId, kind: Kind, country: Option<Country>) -> String {
+        let Some(tenant) = self.tenants.get(t) else {
+            return String::new();
+        };
+        match (kind, country) {
+            (Kind::Residency, Some(c)) => format!(
+                "personal data of {} sent to {} (not in {})",
+                tenant.id,
+                c,
+                tenant.allow_names.join(", ")
+            ),
+            _ => format!(
+                "personal data of {} sent to a destination with no known jurisdiction",
+                tenant.id
+            ),
         }
     }
 }
@@ -202,9 +201,8 @@ mod tests {
     fn verdicts() {
         let mut p = Policy::new(vec![tenant("acme-eu", &["10.0.0.0/8"], &["DE", "FR"])]);
         assert_eq!(p.decide(0, Country::parse("DE")), None);
-        let v = p
-            .decide(0, Country::parse("US"))
-            .map(|v| (v.kind, v.reason));
+        let us = Country::parse("US");
+        let v = p.decide(0, us).map(|k| (k, p.reason(0, k, us)));
         assert_eq!(
             v,
             Some((
@@ -212,10 +210,7 @@ mod tests {
                 "personal data of acme-eu sent to US (not in DE, FR)".to_string()
             ))
         );
-        assert_eq!(
-            p.decide(0, None).map(|v| v.kind),
-            Some(Kind::UnknownJurisdiction)
-        );
+        assert_eq!(p.decide(0, None), Some(Kind::UnknownJurisdiction));
         p.tenants[0].on_unknown = OnUnknown::Ignore;
         assert_eq!(p.decide(0, None), None);
     }
