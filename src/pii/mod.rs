@@ -11,7 +11,7 @@ use sha2::Sha256;
 
 pub use detect::{Detector, DetectorSet, Match};
 
-/// Bytes of the previous segment kept per flow direction to catch identifiers split across two
+/// Bytes of the previous segment of egress payload kept per flow to catch identifiers split across two
 /// segments (longest identifier: an e-mail address, at most 254 bytes).
 pub const CARRY_BYTES: usize = 256;
 /// Distinct identifiers remembered per flow; further ones are counted, not listed.
