@@ -143,28 +143,31 @@ fn demo_capture_with_the_bundled_config() {
     check_case(&cases::demo(), None, false);
 }
 
-#[test]
-fn alert_schema_matches_the_documented_example() {
-    let cfg = repo()
-        .join("fixtures")
-        .join("sovereign-test.toml")
-        .display()
-        .to_string();
-    let dir = scratch("schema");
-    let alerts = dir.join("a.jsonl");
-    let pcap = repo()
-        .join("fixtures")
-        .join("pd_to_disallowed_country.pcap");
+/// Replays one committed scenario with the test config; returns its alert and flow records.
+/// `tag` names the scratch directory (tests run in parallel).
+fn replay_scenario(name: &str, tag: &str) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
+    let cfg = repo().join("fixtures").join("sovereign-test.toml");
+    let dir = scratch(&format!("scenario-{tag}"));
+    let (alerts, flows) = (dir.join("a.jsonl"), dir.join("f.jsonl"));
+    let pcap = repo().join("fixtures").join(format!("{name}.pcap"));
     let out = sovereign(&[
         "replay",
         "--config",
-        &cfg,
+        &cfg.display().to_string(),
         "--alerts",
         &alerts.display().to_string(),
+        "--flows",
+        &flows.display().to_string(),
         &pcap.display().to_string(),
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let v = &read_lines(&alerts)[0];
+    (read_lines(&alerts), read_lines(&flows))
+}
+
+#[test]
+fn alert_schema_matches_the_documented_example() {
+    let (alerts, _) = replay_scenario("pd_to_disallowed_country", "schema");
+    let v = &alerts[0];
     assert_eq!(v["event_type"], "alert");
     assert_eq!(v["proto"], "TCP");
     assert_eq!(v["src_port"], 40001);
@@ -200,29 +203,8 @@ fn alert_schema_matches_the_documented_example() {
 #[test]
 fn alert_is_raised_when_known_not_at_flow_end() {
     // The flow closes at ~t0+0.07 s; the alert must carry the timestamp of the data packet.
-    let cfg = repo()
-        .join("fixtures")
-        .join("sovereign-test.toml")
-        .display()
-        .to_string();
-    let dir = scratch("when");
-    let (alerts, flows) = (dir.join("a.jsonl"), dir.join("f.jsonl"));
-    let pcap = repo()
-        .join("fixtures")
-        .join("pd_to_disallowed_country.pcap");
-    let out = sovereign(&[
-        "replay",
-        "--config",
-        &cfg,
-        "--alerts",
-        &alerts.display().to_string(),
-        "--flows",
-        &flows.display().to_string(),
-        &pcap.display().to_string(),
-    ]);
-    assert!(out.status.success());
-    let a = &read_lines(&alerts)[0];
-    let f = &read_lines(&flows)[0];
+    let (alerts, flows) = replay_scenario("pd_to_disallowed_country", "when");
+    let (a, f) = (&alerts[0], &flows[0]);
     assert!(
         a["timestamp"].as_str() < f["flow"]["end"].as_str(),
         "alert {a} not before flow end {f}"
