@@ -1,6 +1,7 @@
 //! Replays every capture of the shared corpus (../shared/corpus/pcap, see its README and
 //! MANIFEST.tsv): no panic; every readable file exits 0 having read exactly the packets capinfos
-//! counted; the damaged or libpcap-unreadable ones exit 1 with an error naming the file and what
+//! counted and made the flows fixtures/corpus-flows.tsv lists (tshark's count, differences
+//! explained); the damaged or libpcap-unreadable ones exit 1 with an error naming the file and what
 //! broke, after processing the packets before the damage. Fails (not skips) under CI=true when the
 //! corpus is missing.
 
@@ -40,17 +41,21 @@ fn every_corpus_capture_replays_without_panic() {
     let (c_path, c_packets, c_short) = (col("path"), col("packets"), col("short_frames"));
     let mut seen = 0;
     let out_dir = scratch("corpus");
+    let mut expected_flows = expected_flow_counts();
     for line in lines.filter(|l| !l.trim().is_empty()) {
         let f: Vec<&str> = line.split('\t').collect();
         let rel = f[c_path];
         let expected_packets: u64 = f[c_packets].parse().unwrap_or(0);
         let path = dir.join(rel);
         let alerts = out_dir.join("alerts.jsonl");
+        let flows = out_dir.join("flows.jsonl");
         let out = sovereign(&[
             "replay",
             "--stats",
             "--alerts",
             &alerts.display().to_string(),
+            "--flows",
+            &flows.display().to_string(),
             &path.display().to_string(),
         ]);
         let stderr = text(&out.stderr);
@@ -89,6 +94,17 @@ fn every_corpus_capture_replays_without_panic() {
                     Some(expected_packets),
                     "{rel}: packets read vs capinfos"
                 );
+                let Some((tshark, want, note)) = expected_flows.remove(rel) else {
+                    panic!("{rel} is missing from fixtures/corpus-flows.tsv");
+                };
+                let got = std::fs::read_to_string(&flows)
+                    .map(|t| t.lines().count())
+                    .unwrap_or(0);
+                assert_eq!(got, want, "{rel}: flows (tshark counts {tshark}; {note})");
+                assert!(
+                    want == tshark || !note.is_empty(),
+                    "{rel}: a difference from tshark needs a note"
+                );
             }
         }
         // Truncated frames are counted as decode errors, not fatal.
@@ -101,6 +117,30 @@ fn every_corpus_capture_replays_without_panic() {
         seen += 1;
     }
     assert_eq!(seen, 70, "MANIFEST.tsv lists 70 captures");
+    assert!(
+        expected_flows.is_empty(),
+        "stale rows in corpus-flows.tsv: {:?}",
+        expected_flows.keys()
+    );
+}
+
+/// fixtures/corpus-flows.tsv: path -> (flows tshark sees, flows we must produce, why they differ).
+fn expected_flow_counts() -> std::collections::BTreeMap<String, (usize, usize, String)> {
+    let text = match std::fs::read_to_string(repo().join("fixtures/corpus-flows.tsv")) {
+        Ok(t) => t,
+        Err(e) => panic!("fixtures/corpus-flows.tsv: {e}"),
+    };
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with("path\t") && !l.is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            let n = |i: usize| f.get(i).and_then(|v| v.parse().ok()).unwrap_or(usize::MAX);
+            (
+                f[0].to_string(),
+                (n(1), n(2), f.get(3).unwrap_or(&"").to_string()),
+            )
+        })
+        .collect()
 }
 
 #[test]
