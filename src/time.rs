@@ -23,10 +23,6 @@ impl Timestamp {
         )
     }
 
-    pub fn as_nanos(self) -> u64 {
-        self.0
-    }
-
     pub fn saturating_add(self, d: Duration) -> Timestamp {
         Timestamp(
             self.0

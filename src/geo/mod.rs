@@ -219,10 +219,6 @@ impl Geo {
         }
     }
 
-    pub fn db(&self) -> &GeoDb {
-        &self.db
-    }
-
     pub fn lookup(&mut self, ip: IpAddr) -> Answer {
         if let Some(a) = self.cache.get(&ip) {
             self.hits += 1;

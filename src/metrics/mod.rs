@@ -94,10 +94,6 @@ impl Stats {
             .sum()
     }
 
-    pub fn alerts_total(&self) -> u64 {
-        self.alerts.values().sum()
-    }
-
     /// Prometheus text exposition format.
     pub fn render_prometheus(&self) -> String {
         let mut s = String::new();
