@@ -12,7 +12,8 @@ use sovereign::cli::load_config;
 use sovereign::engine::Runtime;
 use sovereign::fixture::{merge, pcap_bytes, Conversation};
 use sovereign::geo::GeoDb;
-use sovereign::pipeline::{replay, Sinks};
+use sovereign::metrics::exporter::Exporter;
+use sovereign::pipeline::{self, Control, Sinks, Source};
 use sovereign::time::Timestamp;
 
 fn main() {
@@ -64,19 +65,33 @@ fn main() {
         Err(e) => return eprintln!("geo: {e}"),
     };
     let rt = Arc::new(Runtime::new(&cfg, geo, b"bench-key-0123456789"));
-    for run in 1..=3 {
+    let cores = pipeline::default_workers();
+    for (run, workers) in [1, 1, 1, cores, cores, cores].into_iter().enumerate() {
         let sinks = Sinks {
             alerts: JsonLines::new(Box::new(std::io::sink())),
             flows: Some(JsonLines::new(Box::new(std::io::sink()))),
+            alertmanager: None,
+        };
+        let exp = match Exporter::new(workers) {
+            Ok(e) => e,
+            Err(e) => return eprintln!("exporter: {e}"),
         };
         let start = Instant::now();
-        let out = match replay(rt.clone(), vec![pcap.clone()], sinks) {
+        let out = match pipeline::run(
+            rt.clone(),
+            Source::Replay(vec![pcap.clone()]),
+            sinks,
+            64,
+            exp,
+            Arc::new(Control::default()),
+        ) {
             Ok(o) => o,
             Err(e) => return eprintln!("replay: {e}"),
         };
         let secs = start.elapsed().as_secs_f64();
         println!(
-            "replay run {run}: {} packets, {} flows, {} alerts in {:.3} s = {:.0} packets/s, {:.0} Mbit/s",
+            "replay run {} ({workers} workers): {} packets, {} flows, {} alerts in {:.3} s = {:.0} packets/s, {:.0} Mbit/s",
+            run + 1,
             out.stats.packets,
             out.flows,
             out.alerts,

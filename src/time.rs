@@ -31,6 +31,13 @@ impl Timestamp {
     }
 
     /// `self - earlier`, or zero when `earlier` is later (capture files are not always ordered).
+    pub fn saturating_sub(self, d: Duration) -> Timestamp {
+        Timestamp(
+            self.0
+                .saturating_sub(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+        )
+    }
+
     pub fn saturating_since(self, earlier: Timestamp) -> Duration {
         Duration::from_nanos(self.0.saturating_sub(earlier.0))
     }
@@ -50,6 +57,13 @@ impl fmt::Display for Timestamp {
 }
 
 /// Reads the wall clock. Only capture (live timestamps), pipeline and sinks may call this.
+/// The monotonic clock, for the pipeline's batching, latency and retry timers (never for
+/// packet time).
+#[allow(clippy::disallowed_methods)]
+pub fn monotonic() -> std::time::Instant {
+    std::time::Instant::now()
+}
+
 #[allow(clippy::disallowed_methods)]
 pub fn wall_clock() -> Timestamp {
     match SystemTime::now().duration_since(UNIX_EPOCH) {

@@ -37,7 +37,8 @@ fn check_case(c: &cases::Case, config: Option<&str>, golden: bool) {
         flows.display().to_string(),
         pcap.display().to_string(),
     );
-    let mut args = vec!["replay", "--alerts", &a, "--flows", &f];
+    // One worker: golden files fix the order of records too (tests/workers.rs covers N).
+    let mut args = vec!["replay", "--workers", "1", "--alerts", &a, "--flows", &f];
     if let Some(cfg) = config {
         args.extend(["--config", cfg]);
     }
@@ -152,6 +153,8 @@ fn replay_scenario(name: &str, tag: &str) -> (Vec<serde_json::Value>, Vec<serde_
     let pcap = repo().join("fixtures").join(format!("{name}.pcap"));
     let out = sovereign(&[
         "replay",
+        "--workers",
+        "1",
         "--config",
         &cfg.display().to_string(),
         "--alerts",

@@ -3,6 +3,7 @@
 //! is the inside (tenant) endpoint, `dest_*` the outside one. Records carry only masked forms and
 //! keyed hashes of identifiers. This module makes no policy decisions: it formats what it is given.
 
+pub mod alertmanager;
 pub mod summary;
 
 use std::io::{self, Write};

@@ -1,8 +1,32 @@
-//! Capture: sources of timestamped link-layer frames (today: pcap/pcapng replay through libpcap;
-//! live libpcap and AF_PACKET come with the sidecar). Owns file/device handles and link-type
-//! mapping. It never parses past link framing and never knows about flows.
+//! Capture: sources of timestamped link-layer frames: pcap/pcapng replay through libpcap, and
+//! live capture through libpcap or AF_PACKET (pnet). Owns file/device handles, their settings and
+//! statistics, and link-type mapping. It never parses past link framing and never knows about
+//! flows.
 
+pub mod live;
 pub mod replay;
+
+/// `[capture]`: live capture settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptureConfig {
+    pub snaplen: u32,
+    pub promiscuous: bool,
+    /// Kernel capture buffer.
+    pub buffer_bytes: u64,
+    /// BPF filter expression (libpcap backend only), already checked to compile.
+    pub bpf_filter: Option<String>,
+}
+
+impl Default for CaptureConfig {
+    fn default() -> Self {
+        CaptureConfig {
+            snaplen: 65_535,
+            promiscuous: true,
+            buffer_bytes: 16 << 20,
+            bpf_filter: None,
+        }
+    }
+}
 
 use crate::time::Timestamp;
 

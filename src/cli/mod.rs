@@ -1,6 +1,7 @@
-//! CLI: clap argument types and the subcommands (`replay`, `check-config`, `lookup`). Each
-//! subcommand loads config, asks the modules that own the work, and prints. It never opens
-//! captures or evaluates rules itself.
+//! CLI: clap argument types and the subcommands (`run`, `replay`, `check-config`, `lookup`).
+//! Each subcommand loads config, asks the modules that own the work, and prints; `run` also owns
+//! the daemon's process concerns (signals, reload, dropping root). It never reads packets or
+//! evaluates rules itself.
 
 use std::fs::File;
 use std::io::Write;
@@ -11,11 +12,14 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::alert::alertmanager::AlertmanagerSink;
 use crate::alert::JsonLines;
+use crate::capture::live::{Backend, LiveCapture};
 use crate::config::{self, Config};
 use crate::engine::Runtime;
 use crate::geo::{GeoConfig, GeoDb};
-use crate::pipeline::{self, Sinks};
+use crate::metrics::exporter::{Exporter, HttpServer};
+use crate::pipeline::{self, Control, Outcome, Sinks, Source};
 
 /// The default config, bundled so that `sovereign` runs with no files (rules/sovereign.toml).
 pub const BUNDLED_CONFIG: &str = include_str!("../../rules/sovereign.toml");
@@ -59,9 +63,41 @@ pub enum Command {
         /// Print the pipeline counters (Prometheus text format) after the summary.
         #[arg(long)]
         stats: bool,
+        /// Worker threads (default: [pipeline] workers, else one per core). Alerts and flows
+        /// are the same whatever the number; only their order in the files differs.
+        #[arg(long)]
+        workers: Option<usize>,
         /// Capture files, replayed in the order given.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Run as a gateway sidecar: capture live on an interface until SIGTERM/SIGINT; SIGHUP
+    /// reloads the config. Alerts go to stdout or --alerts, and to [[alert.sink]]s.
+    Run {
+        /// Interface to capture on.
+        #[arg(long, short)]
+        iface: String,
+        /// Config file (default: the bundled rules/sovereign.toml; SIGHUP re-reads it).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Write alerts (JSON lines) to this file instead of stdout.
+        #[arg(long)]
+        alerts: Option<PathBuf>,
+        /// Write one flow record (JSON lines) per flow to this file.
+        #[arg(long)]
+        flows: Option<PathBuf>,
+        /// Worker threads (default: [pipeline] workers, else one per core).
+        #[arg(long)]
+        workers: Option<usize>,
+        /// Prometheus endpoint (/metrics, /healthz) (default: [metrics] listen, 127.0.0.1:9477).
+        #[arg(long)]
+        metrics: Option<std::net::SocketAddr>,
+        /// Capture backend.
+        #[arg(long, value_enum, default_value_t = Backend::Pcap)]
+        capture: Backend,
+        /// Drop root to this user once the capture, sockets and files are open.
+        #[arg(long)]
+        user: Option<String>,
     },
     /// Validate a config file (and open its geo databases); prints what it compiled to.
     CheckConfig {
@@ -123,42 +159,50 @@ pub fn run(cli: Cli) -> Result<i32> {
             alerts,
             flows,
             stats,
+            workers,
             files,
         } => {
-            if let (Some(a), Some(f)) = (&alerts, &flows) {
-                let same = a == f
-                    || matches!((a.canonicalize(), f.canonicalize()), (Ok(x), Ok(y)) if x == y);
-                if same {
-                    anyhow::bail!("--alerts and --flows name the same file {}", a.display());
-                }
-            }
+            check_distinct(alerts.as_deref(), flows.as_deref())?;
             let cfg = load_config(config.as_deref())?;
             let geo = Arc::new(GeoDb::open(&cfg.geo)?);
             let rt = Arc::new(Runtime::new(&cfg, geo, &hmac_key(&cfg)?));
             let sinks = Sinks {
                 alerts: sink(alerts.as_deref())?,
                 flows: flows.as_deref().map(|p| sink(Some(p))).transpose()?,
+                alertmanager: None,
             };
-            let out = pipeline::replay(rt, files, sinks)?;
-            let mut err = std::io::stderr().lock();
-            writeln!(err, "{}", out.summary.render())?;
-            writeln!(
-                err,
-                "packets={} decode_errors={} flows={} evicted={} alerts={}",
-                out.stats.packets,
-                out.stats.decode_errors(),
-                out.flows,
-                out.stats.flows.evicted,
-                out.alerts
+            let n = worker_count(workers, &cfg)?;
+            let exp = Exporter::new(n)?;
+            let out = pipeline::run(
+                rt,
+                Source::Replay(files),
+                sinks,
+                cfg.pipeline.channel_batches,
+                exp,
+                Arc::new(Control::default()),
             )?;
-            if stats {
-                write!(err, "{}", out.stats.render_prometheus())?;
-            }
-            for e in &out.capture_errors {
-                writeln!(err, "error: {e}")?;
-            }
+            report(&out, stats)?;
             Ok(if out.capture_errors.is_empty() { 0 } else { 1 })
         }
+        Command::Run {
+            iface,
+            config,
+            alerts,
+            flows,
+            workers,
+            metrics,
+            capture,
+            user,
+        } => run_daemon(RunArgs {
+            iface,
+            config,
+            alerts,
+            flows,
+            workers,
+            metrics,
+            capture,
+            user,
+        }),
         Command::CheckConfig { file } => {
             let cfg = load_config(file.as_deref())?;
             let geo = GeoDb::open(&cfg.geo)?;
@@ -264,4 +308,193 @@ pub fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
     }
+}
+
+fn check_distinct(alerts: Option<&Path>, flows: Option<&Path>) -> Result<()> {
+    if let (Some(a), Some(f)) = (alerts, flows) {
+        let same =
+            a == f || matches!((a.canonicalize(), f.canonicalize()), (Ok(x), Ok(y)) if x == y);
+        if same {
+            anyhow::bail!("--alerts and --flows name the same file {}", a.display());
+        }
+    }
+    Ok(())
+}
+
+fn worker_count(arg: Option<usize>, cfg: &Config) -> Result<usize> {
+    match arg.or(cfg.pipeline.workers) {
+        Some(0) => anyhow::bail!("--workers must be at least 1"),
+        Some(n) if n > 256 => anyhow::bail!("--workers {n} is more than 256"),
+        Some(n) => Ok(n),
+        None => Ok(pipeline::default_workers()),
+    }
+}
+
+/// Summary and counters on stderr at the end of a run.
+fn report(out: &Outcome, stats: bool) -> Result<()> {
+    let mut err = std::io::stderr().lock();
+    writeln!(err, "{}", out.summary.render())?;
+    writeln!(
+        err,
+        "packets={} decode_errors={} flows={} evicted={} alerts={}",
+        out.stats.packets,
+        out.stats.decode_errors(),
+        out.flows,
+        out.stats.flows.evicted,
+        out.alerts
+    )?;
+    if stats {
+        write!(err, "{}", out.stats.render_prometheus())?;
+    }
+    for e in &out.capture_errors {
+        writeln!(err, "error: {e}")?;
+    }
+    Ok(())
+}
+
+struct RunArgs {
+    iface: String,
+    config: Option<PathBuf>,
+    alerts: Option<PathBuf>,
+    flows: Option<PathBuf>,
+    workers: Option<usize>,
+    metrics: Option<std::net::SocketAddr>,
+    capture: Backend,
+    user: Option<String>,
+}
+
+/// Builds the runtime of a reloaded config; the per-run random HMAC key is kept when the
+/// config sets none, so hashes stay joinable across reloads.
+fn reload_runtime(
+    path: Option<&Path>,
+    running: &Config,
+    run_key: &[u8],
+) -> Result<(Config, Arc<Runtime>)> {
+    let cfg = load_config(path)?;
+    let geo = Arc::new(GeoDb::open(&cfg.geo)?);
+    if cfg.capture != running.capture
+        || cfg.pipeline != running.pipeline
+        || cfg.metrics_listen != running.metrics_listen
+        || cfg.alertmanager != running.alertmanager
+    {
+        tracing::warn!(file = %cfg.file, "config_reload_partial: [capture], [pipeline], [metrics] and [[alert.sink]] changes take effect at restart");
+    }
+    let key = cfg
+        .hmac_key
+        .as_ref()
+        .map_or_else(|| run_key.to_vec(), |k| k.bytes().to_vec());
+    let rt = Arc::new(Runtime::new(&cfg, geo, &key));
+    Ok((cfg, rt))
+}
+
+fn drop_privileges(user: &str) -> Result<()> {
+    use nix::unistd::{setgid, setgroups, setuid, User};
+    let u = User::from_name(user)
+        .with_context(|| format!("--user {user}: cannot look up the user"))?
+        .ok_or_else(|| anyhow::anyhow!("--user {user}: no such user"))?;
+    setgroups(&[u.gid]).with_context(|| format!("--user {user}: setgroups"))?;
+    setgid(u.gid).with_context(|| format!("--user {user}: setgid"))?;
+    setuid(u.uid).with_context(|| format!("--user {user}: setuid"))?;
+    tracing::info!(
+        user,
+        uid = u.uid.as_raw(),
+        gid = u.gid.as_raw(),
+        "privileges_dropped"
+    );
+    Ok(())
+}
+
+fn run_daemon(a: RunArgs) -> Result<i32> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+
+    check_distinct(a.alerts.as_deref(), a.flows.as_deref())?;
+    let cfg = load_config(a.config.as_deref())?;
+    let key = hmac_key(&cfg)?;
+    let geo = Arc::new(GeoDb::open(&cfg.geo)?);
+    let rt = Arc::new(Runtime::new(&cfg, geo, &key));
+    let n = worker_count(a.workers, &cfg)?;
+    let exp = Exporter::new(n)?;
+    exp.pipeline
+        .start_time
+        .set(crate::time::wall_clock().0 as f64 / 1e9);
+
+    // Everything that needs root is opened before privileges are dropped.
+    let cap = LiveCapture::open(&a.iface, a.capture, &cfg.capture)?;
+    let listen = a.metrics.unwrap_or(cfg.metrics_listen);
+    let http = HttpServer::start(listen, exp.clone())?;
+    let mut am = None;
+    for (i, c) in cfg.alertmanager.iter().enumerate() {
+        if i > 0 {
+            anyhow::bail!(
+                "{}: only one [[alert.sink]] of type alertmanager is supported",
+                cfg.file
+            );
+        }
+        am = Some(AlertmanagerSink::start(c.clone(), exp.pipeline.clone())?);
+    }
+    let sinks = Sinks {
+        alerts: sink(a.alerts.as_deref())?,
+        flows: a.flows.as_deref().map(|p| sink(Some(p))).transpose()?,
+        alertmanager: am,
+    };
+    let mut signals = signal_hook::iterator::Signals::new([SIGHUP, SIGTERM, SIGINT])
+        .context("cannot install signal handlers")?;
+    if let Some(u) = &a.user {
+        drop_privileges(u)?;
+    }
+
+    let control = Arc::new(Control::default());
+    let channel_batches = cfg.pipeline.channel_batches;
+    let handle = signals.handle();
+    let sig_thread = {
+        let control = control.clone();
+        let exp = exp.clone();
+        let path = a.config.clone();
+        std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                let mut running = cfg;
+                for sig in signals.forever() {
+                    match sig {
+                        SIGHUP => match reload_runtime(path.as_deref(), &running, &key) {
+                            Ok((c, rt)) => {
+                                running = c;
+                                control.request_reload(rt);
+                                exp.pipeline.reloads.with_label_values(&["ok"]).inc();
+                                exp.pipeline.last_reload_ok.set(1);
+                                tracing::info!(result = "ok", "config_reload");
+                            }
+                            Err(e) => {
+                                exp.pipeline.reloads.with_label_values(&["error"]).inc();
+                                exp.pipeline.last_reload_ok.set(0);
+                                tracing::error!(result = "error", error = %format!("{e:#}"), "config_reload: keeping the running config");
+                            }
+                        },
+                        _ => {
+                            tracing::info!(signal = sig, "shutdown_requested");
+                            control.request_stop();
+                        }
+                    }
+                }
+            })?
+    };
+
+    tracing::info!(iface = %a.iface, workers = n, metrics = %http.addr, "running");
+    let out = pipeline::run(
+        rt,
+        Source::Live(cap),
+        sinks,
+        channel_batches,
+        exp.clone(),
+        control,
+    );
+    handle.close();
+    let _ = sig_thread.join();
+    drop(http);
+    let out = out?;
+    report(&out, false)?;
+    if let Some(e) = &out.live_error {
+        anyhow::bail!("{e}");
+    }
+    Ok(0)
 }

@@ -6,14 +6,18 @@
 pub mod raw;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ipnet::IpNet;
 
+use crate::alert::alertmanager::AlertmanagerConfig;
+use crate::capture::CaptureConfig;
 use crate::flow::FlowConfig;
 use crate::geo::{Country, CountrySet, GeoConfig};
 use crate::pii::{Detector, DetectorSet};
+use crate::pipeline::PipelineConfig;
 use crate::policy::{Group, Jurisdictions, OnUnknown, Policy, Tenant};
 use raw::{RawConfig, RawJurisdictions};
 
@@ -51,7 +55,15 @@ pub struct Config {
     pub hmac_key: Option<SecretKey>,
     pub jurisdictions: Jurisdictions,
     pub policy: Policy,
+    pub capture: CaptureConfig,
+    pub pipeline: PipelineConfig,
+    /// Prometheus endpoint address.
+    pub metrics_listen: SocketAddr,
+    pub alertmanager: Vec<AlertmanagerConfig>,
 }
+
+/// Default `[metrics] listen`.
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9477";
 
 /// The HMAC key. Whoever holds it can test guesses against the hashes in alerts (a card's BIN
 /// and last 4 leave few candidates), so it is never printed: `Debug` shows only its length.
@@ -397,6 +409,27 @@ fn compile(raw: RawConfig, file: &str, base: &Path) -> Result<Config, ConfigErro
         });
     }
 
+    let capture = compile_capture(&cx, &raw.capture)?;
+    let pipeline = compile_pipeline(&cx, &raw.pipeline)?;
+    let listen = raw
+        .metrics
+        .listen
+        .as_deref()
+        .unwrap_or(DEFAULT_METRICS_LISTEN);
+    let metrics_listen = listen.parse().map_err(|_| {
+        cx.err(
+            "metrics.listen",
+            format!("{listen:?} is not an address:port (e.g. \"127.0.0.1:9477\")"),
+        )
+    })?;
+    let alertmanager = raw
+        .alert
+        .sink
+        .iter()
+        .enumerate()
+        .map(|(i, s)| compile_sink(&cx, base, i, s))
+        .collect::<Result<Vec<_>, _>>()?;
+
     Ok(Config {
         file: file.to_string(),
         site,
@@ -405,6 +438,142 @@ fn compile(raw: RawConfig, file: &str, base: &Path) -> Result<Config, ConfigErro
         hmac_key,
         jurisdictions,
         policy: Policy::new(tenants),
+        capture,
+        pipeline,
+        metrics_listen,
+        alertmanager,
+    })
+}
+
+fn compile_capture(cx: &Ctx<'_>, raw: &raw::RawCapture) -> Result<CaptureConfig, ConfigError> {
+    let d = CaptureConfig::default();
+    let snaplen = raw.snaplen.unwrap_or(d.snaplen);
+    if !(64..=262_144).contains(&snaplen) {
+        return Err(cx.err(
+            "capture.snaplen",
+            format!("{snaplen} is out of range 64..=262144"),
+        ));
+    }
+    let buffer_bytes = raw.buffer_bytes.unwrap_or(d.buffer_bytes);
+    if !(65_536..=(1 << 31) - 1).contains(&buffer_bytes) {
+        return Err(cx.err(
+            "capture.buffer_bytes",
+            format!("{buffer_bytes} is out of range 65536..=2147483647"),
+        ));
+    }
+    let bpf_filter = raw
+        .bpf_filter
+        .as_ref()
+        .map(|f| f.trim().to_string())
+        .filter(|f| !f.is_empty());
+    if let Some(f) = &bpf_filter {
+        // Compiled against a dead Ethernet handle: a typo fails here, not at start of capture.
+        let dead = pcap::Capture::dead(pcap::Linktype::ETHERNET)
+            .map_err(|e| cx.err("capture.bpf_filter", format!("cannot check it: {e}")))?;
+        dead.compile(f, true)
+            .map_err(|e| cx.err("capture.bpf_filter", format!("{f:?}: {e}")))?;
+    }
+    Ok(CaptureConfig {
+        snaplen,
+        promiscuous: raw.promiscuous.unwrap_or(d.promiscuous),
+        buffer_bytes,
+        bpf_filter,
+    })
+}
+
+fn compile_pipeline(cx: &Ctx<'_>, raw: &raw::RawPipeline) -> Result<PipelineConfig, ConfigError> {
+    let d = PipelineConfig::default();
+    let workers = match raw.workers {
+        None | Some(0) => None,
+        Some(n) if n > 256 => {
+            return Err(cx.err("pipeline.workers", format!("{n} is more than 256")))
+        }
+        Some(n) => Some(n),
+    };
+    let channel_batches = raw.channel_batches.unwrap_or(d.channel_batches);
+    if !(1..=65_536).contains(&channel_batches) {
+        return Err(cx.err(
+            "pipeline.channel_batches",
+            format!("{channel_batches} is out of range 1..=65536"),
+        ));
+    }
+    Ok(PipelineConfig {
+        workers,
+        channel_batches,
+    })
+}
+
+fn compile_sink(
+    cx: &Ctx<'_>,
+    base: &Path,
+    i: usize,
+    raw: &raw::RawSink,
+) -> Result<AlertmanagerConfig, ConfigError> {
+    let k = |f: &str| format!("alert.sink[{i}].{f}");
+    if raw.kind != "alertmanager" {
+        return Err(cx.err(
+            k("type"),
+            format!(
+                "{:?} is not a sink type (known: \"alertmanager\"; JSON lines go to --alerts)",
+                raw.kind
+            ),
+        ));
+    }
+    let d = AlertmanagerConfig::default();
+    let url = raw
+        .url
+        .as_deref()
+        .ok_or_else(|| cx.err(k("url"), "is required (e.g. \"http://127.0.0.1:9093\")"))?
+        .trim_end_matches('/')
+        .to_string();
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
+    if !rest.is_some_and(|r| !r.is_empty() && !r.contains(char::is_whitespace)) {
+        return Err(cx.err(
+            k("url"),
+            format!("{url:?} is not an http:// or https:// URL"),
+        ));
+    }
+    let batch_size = raw.batch_size.unwrap_or(d.batch_size);
+    if !(1..=10_000).contains(&batch_size) {
+        return Err(cx.err(
+            k("batch_size"),
+            format!("{batch_size} is out of range 1..=10000"),
+        ));
+    }
+    let spool_max_alerts = raw.spool_max_alerts.unwrap_or(d.spool_max_alerts);
+    if !(1..=10_000_000).contains(&spool_max_alerts) {
+        return Err(cx.err(
+            k("spool_max_alerts"),
+            format!("{spool_max_alerts} is out of range 1..=10000000"),
+        ));
+    }
+    let retry_initial = match raw.retry_initial_ms {
+        None => d.retry_initial,
+        Some(ms) if (1..=600_000).contains(&ms) => Duration::from_millis(ms),
+        Some(ms) => {
+            return Err(cx.err(
+                k("retry_initial_ms"),
+                format!("{ms} is out of range 1..=600000"),
+            ))
+        }
+    };
+    let retry_max = cx.secs(&k("retry_max_secs"), raw.retry_max_secs, d.retry_max)?;
+    if retry_max < retry_initial {
+        return Err(cx.err(k("retry_max_secs"), "is shorter than retry_initial_ms"));
+    }
+    Ok(AlertmanagerConfig {
+        url,
+        batch_size,
+        timeout: cx.secs(&k("timeout_secs"), raw.timeout_secs, d.timeout)?,
+        retry_initial,
+        retry_max,
+        spool_dir: raw
+            .spool_dir
+            .as_deref()
+            .map_or(d.spool_dir, |p| resolve(base, p)),
+        spool_max_alerts,
     })
 }
 

@@ -20,6 +20,80 @@ pub struct RawConfig {
     pub policy: RawPolicy,
     #[serde(default, rename = "tenant")]
     pub tenants: Vec<RawTenant>,
+    #[serde(default)]
+    pub capture: RawCapture,
+    #[serde(default)]
+    pub pipeline: RawPipeline,
+    #[serde(default)]
+    pub metrics: RawMetrics,
+    #[serde(default)]
+    pub alert: RawAlert,
+}
+
+/// `[capture]`: live capture settings (`sovereign run`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCapture {
+    #[serde(default)]
+    pub snaplen: Option<u32>,
+    #[serde(default)]
+    pub promiscuous: Option<bool>,
+    /// Kernel capture buffer in bytes.
+    #[serde(default)]
+    pub buffer_bytes: Option<u64>,
+    /// BPF filter expression (libpcap backend only).
+    #[serde(default)]
+    pub bpf_filter: Option<String>,
+}
+
+/// `[pipeline]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPipeline {
+    /// Worker threads; 0 or absent: one per core.
+    #[serde(default)]
+    pub workers: Option<usize>,
+    /// Batches (of 64 frames) queued per worker before live capture drops.
+    #[serde(default)]
+    pub channel_batches: Option<usize>,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    /// Address of the Prometheus endpoint (`/metrics`, `/healthz`).
+    #[serde(default)]
+    pub listen: Option<String>,
+}
+
+/// `[alert]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlert {
+    #[serde(default)]
+    pub sink: Vec<RawSink>,
+}
+
+/// `[[alert.sink]]`. Only `type = "alertmanager"` today; the JSON-lines sink is `--alerts`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSink {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub url: Option<String>,
+    #[serde(default)]
+    pub batch_size: Option<usize>,
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
+    #[serde(default)]
+    pub retry_initial_ms: Option<u64>,
+    #[serde(default)]
+    pub retry_max_secs: Option<u64>,
+    #[serde(default)]
+    pub spool_dir: Option<String>,
+    #[serde(default)]
+    pub spool_max_alerts: Option<usize>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

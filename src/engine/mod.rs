@@ -4,6 +4,7 @@
 //! deterministic: `now` is the frame's timestamp and the only inputs are the frame bytes and the
 //! shared read-only [`Runtime`]. No I/O, no threads, no clock.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use crate::capture::Frame;
 use crate::config::{Config, Site};
 use crate::decode::decode;
 use crate::flow::{Dir, Ended, Flow, FlowConfig, FlowTable};
-use crate::geo::{Answer, Geo, GeoDb};
+use crate::geo::{Answer, Country, Geo, GeoDb};
 use crate::metrics::Stats;
 use crate::pii::{FlowPii, Hasher, Scanner};
 use crate::policy::{Kind, Policy, TenantId};
@@ -86,13 +87,24 @@ pub struct Engine {
     scanner: Scanner,
     stats: Stats,
     ended: Vec<Ended<FlowData>>,
+    /// Egress bytes by (tenant, destination country, personal data) since the last
+    /// [`Engine::stats`]; cheap keys on the packet path, named when folded into `stats`.
+    egress: HashMap<(TenantId, Option<Country>, bool), u64>,
 }
 
 impl Engine {
     pub fn new(rt: Arc<Runtime>) -> Engine {
+        Engine::shard(rt, 1)
+    }
+
+    /// One of `shards` engines that share the work: each holds its share of `max_flows`.
+    pub fn shard(rt: Arc<Runtime>, shards: usize) -> Engine {
         let geo = Geo::new(rt.geo.clone(), rt.geo_cache_size);
         let scanner = Scanner::new(rt.hasher.clone());
-        let table = FlowTable::new(rt.flow.clone());
+        let table = FlowTable::new(FlowConfig {
+            max_flows: rt.flow.max_flows.div_ceil(shards.max(1)),
+            ..rt.flow.clone()
+        });
         Engine {
             rt,
             table,
@@ -100,11 +112,47 @@ impl Engine {
             scanner,
             stats: Stats::default(),
             ended: Vec::new(),
+            egress: HashMap::new(),
+        }
+    }
+
+    /// Switches to a new runtime (config reload). Flows in progress are kept with their
+    /// counters, findings and the alerts already raised; their inside side, tenant (matched by
+    /// id) and destination are resolved again under the new config, so verdicts from here on
+    /// follow it. The geo cache starts empty. The flow table keeps its size until restart.
+    pub fn reload(&mut self, rt: Arc<Runtime>) {
+        self.fold_egress();
+        self.geo = Geo::new(rt.geo.clone(), rt.geo_cache_size);
+        self.scanner = Scanner::new(rt.hasher.clone());
+        self.table.set_timeouts(&rt.flow);
+        let geo = &mut self.geo;
+        self.table.for_each_mut(|flow| classify(&rt, geo, flow));
+        self.rt = rt;
+    }
+
+    /// Advances time without a packet (live capture when idle): flows whose timeout passed
+    /// end, so their records and held-back identifiers come out.
+    pub fn tick(&mut self, now: Timestamp, out: &mut Vec<Event>) {
+        self.table.expire(now, &mut self.ended);
+        self.flush_ended(out);
+    }
+
+    fn fold_egress(&mut self) {
+        for ((t, c, pd), bytes) in self.egress.drain() {
+            if let Some(t) = self.rt.policy.tenant(t) {
+                let country = c.map_or_else(|| "unknown".to_string(), |c| c.to_string());
+                *self
+                    .stats
+                    .egress_bytes
+                    .entry((t.id.clone(), country, pd))
+                    .or_insert(0) += bytes;
+            }
         }
     }
 
     /// Counters so far (flow-table and cache counters refreshed).
     pub fn stats(&mut self) -> &Stats {
+        self.fold_egress();
         self.stats.flows = self.table.stats();
         self.stats.flows_active = self.table.len() as u64;
         self.stats.geo_hits = self.geo.hits;
@@ -162,6 +210,14 @@ impl Engine {
             if egress && !meta.payload.is_empty() || flow.data.pii.has_findings() {
                 evaluate(rt, flow, t, now, &mut self.stats, out);
             }
+            if egress {
+                let key = (
+                    t,
+                    flow.data.dest.and_then(|a| a.country),
+                    flow.data.carries_personal_data(),
+                );
+                *self.egress.entry(key).or_insert(0) += u64::from(meta.ip_len);
+            }
         }
         self.flush_ended(out);
     }
@@ -189,16 +245,6 @@ impl Engine {
             }
             *self.stats.flows_ended.entry(e.reason.name()).or_insert(0) += 1;
             self.stats.pii_findings_dropped += u64::from(flow.data.pii.findings_dropped);
-            if let Some(t) = flow.data.tenant.and_then(|t| self.rt.policy.tenant(t)) {
-                if flow.data.egress_bytes > 0 {
-                    let key = (
-                        t.id.clone(),
-                        country_label(flow.data.dest),
-                        flow.data.carries_personal_data(),
-                    );
-                    *self.stats.egress_bytes.entry(key).or_insert(0) += flow.data.egress_bytes;
-                }
-            }
             out.push(Event::Flow(Box::new(flow_record(
                 &self.rt,
                 flow,
@@ -247,6 +293,11 @@ fn country_label(a: Option<Answer>) -> String {
 
 /// Decides, once per flow, which side is inside, the tenant and the destination's jurisdiction.
 fn classify(rt: &Runtime, geo: &mut Geo, flow: &mut Flow<FlowData>) {
+    // Also used on reload: start from nothing.
+    flow.data.inside = Inside::Neither;
+    flow.data.tenant = None;
+    flow.data.dest = None;
+    flow.data.declared = false;
     let ci = rt.site.is_inside(flow.client.0);
     let si = rt.site.is_inside(flow.server.0);
     let (inside, inside_ip, outside_ip) = match (ci, si) {

@@ -132,8 +132,11 @@ impl EndReason {
 /// One bidirectional flow.
 #[derive(Debug, Clone)]
 pub struct Flow<T> {
-    /// Unique per table, increasing from 1 in order of creation.
+    /// Stable id: a hash of the key and the first packet's time, so the same input gives the
+    /// same ids whatever the number of workers (JSON-safe: below 2^53).
     pub id: u64,
+    /// Order of creation in this table (heap tie-break and drain order).
+    seq: u64,
     pub key: FlowKey,
     pub client: (IpAddr, u16),
     pub server: (IpAddr, u16),
@@ -248,25 +251,39 @@ impl<T: Default> FlowTable<T> {
         self.stats
     }
 
+    /// Takes new timeouts (config reload); `max_flows` stays until restart. Deadlines already
+    /// queued are re-checked against the new timeouts when they come due.
+    pub fn set_timeouts(&mut self, cfg: &FlowConfig) {
+        self.cfg = FlowConfig {
+            max_flows: self.cfg.max_flows,
+            ..cfg.clone()
+        };
+    }
+
+    /// Visits every flow (config reload re-resolves per-flow data).
+    pub fn for_each_mut(&mut self, f: impl FnMut(&mut Flow<T>)) {
+        self.flows.values_mut().for_each(f);
+    }
+
     /// Ends every flow whose timeout has passed at `now`, oldest deadline first.
     pub fn expire(&mut self, now: Timestamp, out: &mut Vec<Ended<T>>) {
         while let Some(Reverse((deadline, _, _))) = self.heap.peek() {
             if *deadline > now {
                 break;
             }
-            let Some(Reverse((deadline, id, key))) = self.heap.pop() else {
+            let Some(Reverse((deadline, seq, key))) = self.heap.pop() else {
                 break;
             };
             let Some(flow) = self.flows.get_mut(&key) else {
                 continue;
             };
-            if flow.id != id || flow.queued != deadline {
+            if flow.seq != seq || flow.queued != deadline {
                 continue; // stale entry
             }
             let actual = flow.deadline(&self.cfg);
             if actual > now {
                 flow.queued = actual;
-                self.heap.push(Reverse((actual, id, key)));
+                self.heap.push(Reverse((actual, seq, key)));
                 continue;
             }
             if let Some(flow) = self.flows.remove(&key) {
@@ -282,7 +299,7 @@ impl<T: Default> FlowTable<T> {
     /// Removes every flow (end of input, shutdown), in order of creation.
     pub fn drain(&mut self, out: &mut Vec<Ended<T>>) {
         let mut all: Vec<Flow<T>> = self.flows.drain().map(|(_, f)| f).collect();
-        all.sort_by_key(|f| f.id);
+        all.sort_by_key(|f| f.seq);
         self.heap.clear();
         out.extend(all.into_iter().map(|flow| Ended {
             flow,
@@ -292,17 +309,17 @@ impl<T: Default> FlowTable<T> {
 
     /// Evicts the flow whose real deadline is earliest.
     fn evict_one(&mut self, out: &mut Vec<Ended<T>>) {
-        while let Some(Reverse((deadline, id, key))) = self.heap.pop() {
+        while let Some(Reverse((deadline, seq, key))) = self.heap.pop() {
             let Some(flow) = self.flows.get_mut(&key) else {
                 continue;
             };
-            if flow.id != id || flow.queued != deadline {
+            if flow.seq != seq || flow.queued != deadline {
                 continue;
             }
             let actual = flow.deadline(&self.cfg);
             if actual > deadline {
                 flow.queued = actual;
-                self.heap.push(Reverse((actual, id, key)));
+                self.heap.push(Reverse((actual, seq, key)));
                 continue;
             }
             if let Some(flow) = self.flows.remove(&key) {
@@ -380,7 +397,7 @@ impl<T: Default> FlowTable<T> {
         let d = flow.deadline(cfg);
         if created || d < flow.queued {
             flow.queued = d;
-            self.heap.push(Reverse((d, flow.id, key)));
+            self.heap.push(Reverse((d, flow.seq, key)));
         }
         Update {
             flow,
@@ -406,10 +423,11 @@ impl<T: Default> FlowTable<T> {
             None => TcpState::None,
             Some(_) => TcpState::MidStream,
         };
-        let id = self.next_id;
+        let seq = self.next_id;
         self.next_id += 1;
         Flow {
-            id,
+            id: flow_id(&key, now),
+            seq,
             key,
             client,
             server,
@@ -429,6 +447,51 @@ impl<T: Default> FlowTable<T> {
             data: T::default(),
         }
     }
+}
+
+/// FNV-1a 64, for stable (unkeyed, same on every run and platform) hashes of flow keys.
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+
+    fn eat(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    fn key(mut self, key: &FlowKey) -> Fnv {
+        for (ip, port) in [key.lo, key.hi] {
+            match ip {
+                IpAddr::V4(a) => self.eat(&a.octets()),
+                IpAddr::V6(a) => self.eat(&a.octets()),
+            }
+            self.eat(&port.to_be_bytes());
+        }
+        self.eat(&[key.proto]);
+        self.eat(&key.vlan[0].to_be_bytes());
+        self.eat(&key.vlan[1].to_be_bytes());
+        self
+    }
+}
+
+impl FlowKey {
+    /// Symmetric (the key is direction-free) and stable: the pipeline shards flows by it.
+    pub fn hash64(&self) -> u64 {
+        Fnv::new().key(self).0
+    }
+}
+
+/// Hash of the key and the creation time, cut to 53 bits. Not a secret and not collision-proof;
+/// unique enough to join alert and flow records of one sensor.
+pub fn flow_id(key: &FlowKey, first_seen: Timestamp) -> u64 {
+    let mut h = Fnv::new().key(key);
+    h.eat(&first_seen.0.to_be_bytes());
+    (h.0 & ((1 << 53) - 1)).max(1)
 }
 
 /// Ports below 1024 are taken as the server side when the first packet gives no other hint
@@ -508,7 +571,7 @@ mod tests {
     ) -> (u64, Dir, TcpState) {
         let m = decode(LinkType::Ethernet, frame).expect("decodes");
         let u = t.update(&m, now, out);
-        (u.flow.id, u.dir, u.flow.tcp)
+        (u.flow.seq, u.dir, u.flow.tcp)
     }
 
     const C: ([u8; 4], u16) = ([10, 1, 2, 3], 40001);
@@ -538,6 +601,32 @@ mod tests {
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].reason, EndReason::Timeout);
         assert_eq!(out[0].flow.packets, [3, 2]);
+    }
+
+    #[test]
+    fn flow_id_depends_on_key_and_start_only() {
+        let mut a = FlowTable::<()>::new(FlowConfig::default());
+        let mut b = FlowTable::<()>::new(FlowConfig::default());
+        let mut out = Vec::new();
+        // b has seen another flow first: creation order differs, ids must not.
+        feed(
+            &mut b,
+            &tcp_v4(([10, 9, 9, 9], 1), S, Flags::SYN, b""),
+            ts(0),
+            &mut out,
+        );
+        let syn_bytes = tcp_v4(C, S, Flags::SYN, b"");
+        let syn = decode(LinkType::Ethernet, &syn_bytes).expect("decodes");
+        let ia = a.update(&syn, ts(5), &mut out).flow.id;
+        let ib = b.update(&syn, ts(5), &mut out).flow.id;
+        assert_eq!(ia, ib);
+        assert!(ia > 0 && ia < 1 << 53);
+        let key = FlowKey::of(&syn);
+        assert_ne!(flow_id(&key, ts(5)), flow_id(&key, ts(6)));
+        // Direction-free: the reply's key gives the same id.
+        let reply_bytes = tcp_v4(S, C, Flags::SYN_ACK, b"");
+        let reply = decode(LinkType::Ethernet, &reply_bytes).expect("decodes");
+        assert_eq!(flow_id(&FlowKey::of(&reply), ts(5)), ia);
     }
 
     #[test]

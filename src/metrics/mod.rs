@@ -1,17 +1,25 @@
 //! Metrics: every metric name in one place (`sovereign_<what>_<unit>`), the counters a worker
-//! keeps, and their rendering (Prometheus text format; the HTTP exporter comes with the sidecar).
-//! Label values come from small fixed sets (skip reasons, end reasons, alert kinds, tenant ids,
-//! country codes), never addresses. Metrics are never used for control flow.
+//! keeps ([`Stats`]), and their conversion into Prometheus metric families. The live exporter
+//! (registry, pipeline counters, latency summary, HTTP endpoint) is in [`exporter`]; it is the
+//! only part that does I/O. Label values come from small fixed sets (skip reasons, end reasons,
+//! alert kinds, tenant ids, country codes, worker numbers, interface names), never addresses or
+//! hostnames. Metrics are never used for control flow.
+
+pub mod exporter;
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
+
+use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
+use prometheus::{Encoder, TextEncoder};
 
 use crate::decode::Skip;
 use crate::flow::FlowStats;
 
+// Worker counters (summed over workers).
 pub const PACKETS_TOTAL: &str = "sovereign_packets_total";
 pub const BYTES_TOTAL: &str = "sovereign_bytes_total";
 pub const DECODE_SKIPPED_TOTAL: &str = "sovereign_decode_skipped_packets_total";
+pub const DECODE_ERRORS_TOTAL: &str = "sovereign_decode_errors_total";
 pub const FLOWS_CREATED_TOTAL: &str = "sovereign_flows_created_total";
 pub const FLOWS_ENDED_TOTAL: &str = "sovereign_flows_ended_total";
 pub const FLOWS_EVICTED_TOTAL: &str = "sovereign_flows_evicted_total";
@@ -21,50 +29,59 @@ pub const ALERTS_TOTAL: &str = "sovereign_alerts_total";
 pub const PII_SCANNED_BYTES_TOTAL: &str = "sovereign_pii_scanned_bytes_total";
 pub const PII_FINDINGS_DROPPED_TOTAL: &str = "sovereign_pii_findings_dropped_total";
 pub const GEO_CACHE_LOOKUPS_TOTAL: &str = "sovereign_geo_cache_lookups_total";
+// Pipeline, capture and sinks (exporter).
+pub const CAPTURE_RECEIVED_TOTAL: &str = "sovereign_capture_received_packets_total";
+pub const CAPTURE_DROPPED_TOTAL: &str = "sovereign_capture_dropped_packets_total";
+pub const CHANNEL_DROPPED_TOTAL: &str = "sovereign_channel_dropped_packets_total";
+pub const PACKET_LATENCY_SECONDS: &str = "sovereign_packet_latency_seconds";
+pub const WORKERS: &str = "sovereign_workers";
+pub const CONFIG_RELOADS_TOTAL: &str = "sovereign_config_reloads_total";
+pub const CONFIG_LAST_RELOAD_SUCCESSFUL: &str = "sovereign_config_last_reload_successful";
+pub const BUILD_INFO: &str = "sovereign_build_info";
+pub const START_TIME_SECONDS: &str = "sovereign_start_time_seconds";
+pub const AM_DELIVERED_TOTAL: &str = "sovereign_alertmanager_delivered_alerts_total";
+pub const AM_POST_FAILURES_TOTAL: &str = "sovereign_alertmanager_post_failures_total";
+pub const AM_SPOOLED: &str = "sovereign_alertmanager_spooled_alerts";
+pub const AM_DROPPED_TOTAL: &str = "sovereign_alertmanager_dropped_alerts_total";
+pub const SINK_WRITE_ERRORS_TOTAL: &str = "sovereign_sink_write_errors_total";
 
 /// (name, type, help) of every metric.
 pub const ALL: &[(&str, &str, &str)] = &[
-    (PACKETS_TOTAL, "counter", "Frames read from the capture."),
-    (BYTES_TOTAL, "counter", "Captured bytes of frames read."),
-    (
-        DECODE_SKIPPED_TOTAL,
-        "counter",
-        "Frames that yielded no flow packet, by reason.",
-    ),
+    (PACKETS_TOTAL, "counter", "Frames read from the capture and processed."),
+    (BYTES_TOTAL, "counter", "Captured bytes of frames processed."),
+    (DECODE_SKIPPED_TOTAL, "counter", "Frames that yielded no flow packet, by reason."),
+    (DECODE_ERRORS_TOTAL, "counter", "Frames skipped because they were malformed or truncated."),
     (FLOWS_CREATED_TOTAL, "counter", "Flows created."),
     (FLOWS_ENDED_TOTAL, "counter", "Flows ended, by reason."),
-    (
-        FLOWS_EVICTED_TOTAL,
-        "counter",
-        "Flows evicted because the flow table was full.",
-    ),
-    (FLOWS_ACTIVE, "gauge", "Flows in the table."),
-    (
-        EGRESS_BYTES_TOTAL,
-        "counter",
-        "IP bytes sent inside -> outside, by tenant, destination country and personal data.",
-    ),
-    (
-        ALERTS_TOTAL,
-        "counter",
-        "Alerts raised, by tenant, kind and destination country.",
-    ),
-    (
-        PII_SCANNED_BYTES_TOTAL,
-        "counter",
-        "Egress payload bytes scanned for personal data.",
-    ),
-    (
-        PII_FINDINGS_DROPPED_TOTAL,
-        "counter",
-        "Identifiers not listed because a flow reached its findings limit.",
-    ),
-    (
-        GEO_CACHE_LOOKUPS_TOTAL,
-        "counter",
-        "Geo lookups, by result (hit, miss).",
-    ),
+    (FLOWS_EVICTED_TOTAL, "counter", "Flows evicted because the flow table was full."),
+    (FLOWS_ACTIVE, "gauge", "Flows in the tables."),
+    (EGRESS_BYTES_TOTAL, "counter", "IP bytes sent inside -> outside, by tenant, destination country and whether the flow was known to carry personal data when the packet passed."),
+    (ALERTS_TOTAL, "counter", "Alerts raised, by tenant, kind and destination country."),
+    (PII_SCANNED_BYTES_TOTAL, "counter", "Egress payload bytes scanned for personal data."),
+    (PII_FINDINGS_DROPPED_TOTAL, "counter", "Identifiers not listed because a flow reached its findings limit."),
+    (GEO_CACHE_LOOKUPS_TOTAL, "counter", "Geo lookups, by result (hit, miss)."),
+    (CAPTURE_RECEIVED_TOTAL, "counter", "Packets the capture source reports as received (libpcap ps_recv)."),
+    (CAPTURE_DROPPED_TOTAL, "counter", "Packets the capture source dropped: reason kernel (buffer full, ps_drop) or interface (ps_ifdrop)."),
+    (CHANNEL_DROPPED_TOTAL, "counter", "Frames dropped because a worker's channel was full, by worker."),
+    (PACKET_LATENCY_SECONDS, "summary", "Time from a frame being read from the capture to its worker having evaluated it (all-time quantiles)."),
+    (WORKERS, "gauge", "Worker threads."),
+    (CONFIG_RELOADS_TOTAL, "counter", "Config reloads (SIGHUP), by result."),
+    (CONFIG_LAST_RELOAD_SUCCESSFUL, "gauge", "1 when the last reload succeeded (or none was tried), 0 when the running config is older than the file."),
+    (BUILD_INFO, "gauge", "Always 1; the version is a label."),
+    (START_TIME_SECONDS, "gauge", "Start time of the process, seconds since the Unix epoch."),
+    (AM_DELIVERED_TOTAL, "counter", "Alerts Alertmanager accepted."),
+    (AM_POST_FAILURES_TOTAL, "counter", "POSTs to Alertmanager that failed (retried later)."),
+    (AM_SPOOLED, "gauge", "Alerts waiting in the on-disk spool for Alertmanager."),
+    (AM_DROPPED_TOTAL, "counter", "Alerts given up for Alertmanager: spool_full (oldest dropped), channel_full, rejected (4xx)."),
+    (SINK_WRITE_ERRORS_TOTAL, "counter", "Records lost because a JSON-lines sink failed, by sink."),
 ];
+
+/// Help text of a metric named in [`ALL`].
+pub fn help(name: &str) -> &'static str {
+    ALL.iter()
+        .find(|(n, _, _)| *n == name)
+        .map_or("", |(_, _, h)| *h)
+}
 
 /// Counters of one worker.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -85,6 +102,15 @@ pub struct Stats {
     pub geo_misses: u64,
 }
 
+fn add_map<K: Ord + Clone>(into: &mut BTreeMap<K, u64>, from: &BTreeMap<K, u64>) {
+    for (k, v) in from {
+        *into.entry(k.clone()).or_insert(0) += v;
+    }
+}
+
+/// Flow end reasons, always exported (zero until seen).
+const END_REASONS: [&str; 4] = ["timeout", "evicted", "reused", "shutdown"];
+
 impl Stats {
     pub fn decode_errors(&self) -> u64 {
         self.skipped
@@ -94,68 +120,182 @@ impl Stats {
             .sum()
     }
 
-    /// Prometheus text exposition format.
-    pub fn render_prometheus(&self) -> String {
-        let mut s = String::new();
-        let head = |s: &mut String, name: &str| {
-            if let Some((n, t, h)) = ALL.iter().find(|(n, _, _)| *n == name) {
-                let _ = writeln!(s, "# HELP {n} {h}\n# TYPE {n} {t}");
-            }
-        };
-        head(&mut s, PACKETS_TOTAL);
-        let _ = writeln!(s, "{PACKETS_TOTAL} {}", self.packets);
-        head(&mut s, BYTES_TOTAL);
-        let _ = writeln!(s, "{BYTES_TOTAL} {}", self.bytes);
-        head(&mut s, DECODE_SKIPPED_TOTAL);
-        for k in Skip::ALL {
-            let v = self.skipped.get(&k).copied().unwrap_or(0);
-            let _ = writeln!(s, "{DECODE_SKIPPED_TOTAL}{{reason=\"{}\"}} {v}", k.name());
-        }
-        head(&mut s, FLOWS_CREATED_TOTAL);
-        let _ = writeln!(s, "{FLOWS_CREATED_TOTAL} {}", self.flows.created);
-        head(&mut s, FLOWS_ENDED_TOTAL);
-        for (r, v) in &self.flows_ended {
-            let _ = writeln!(s, "{FLOWS_ENDED_TOTAL}{{reason=\"{r}\"}} {v}");
-        }
-        head(&mut s, FLOWS_EVICTED_TOTAL);
-        let _ = writeln!(s, "{FLOWS_EVICTED_TOTAL} {}", self.flows.evicted);
-        head(&mut s, FLOWS_ACTIVE);
-        let _ = writeln!(s, "{FLOWS_ACTIVE} {}", self.flows_active);
-        head(&mut s, EGRESS_BYTES_TOTAL);
-        for ((t, c, pd), v) in &self.egress_bytes {
-            let _ = writeln!(
-                s,
-                "{EGRESS_BYTES_TOTAL}{{tenant=\"{t}\",country=\"{c}\",personal_data=\"{pd}\"}} {v}"
-            );
-        }
-        head(&mut s, ALERTS_TOTAL);
-        for ((t, k, c), v) in &self.alerts {
-            let _ = writeln!(
-                s,
-                "{ALERTS_TOTAL}{{tenant=\"{t}\",kind=\"{k}\",country=\"{c}\"}} {v}"
-            );
-        }
-        head(&mut s, PII_SCANNED_BYTES_TOTAL);
-        let _ = writeln!(s, "{PII_SCANNED_BYTES_TOTAL} {}", self.pii_scanned_bytes);
-        head(&mut s, PII_FINDINGS_DROPPED_TOTAL);
-        let _ = writeln!(
-            s,
-            "{PII_FINDINGS_DROPPED_TOTAL} {}",
-            self.pii_findings_dropped
-        );
-        head(&mut s, GEO_CACHE_LOOKUPS_TOTAL);
-        let _ = writeln!(
-            s,
-            "{GEO_CACHE_LOOKUPS_TOTAL}{{result=\"hit\"}} {}",
-            self.geo_hits
-        );
-        let _ = writeln!(
-            s,
-            "{GEO_CACHE_LOOKUPS_TOTAL}{{result=\"miss\"}} {}",
-            self.geo_misses
-        );
-        s
+    /// Adds another worker's counters.
+    pub fn merge(&mut self, o: &Stats) {
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+        add_map(&mut self.skipped, &o.skipped);
+        self.flows.created += o.flows.created;
+        self.flows.timed_out += o.flows.timed_out;
+        self.flows.evicted += o.flows.evicted;
+        self.flows.reused += o.flows.reused;
+        add_map(&mut self.flows_ended, &o.flows_ended);
+        self.flows_active += o.flows_active;
+        add_map(&mut self.egress_bytes, &o.egress_bytes);
+        add_map(&mut self.alerts, &o.alerts);
+        self.pii_scanned_bytes += o.pii_scanned_bytes;
+        self.pii_findings_dropped += o.pii_findings_dropped;
+        self.geo_hits += o.geo_hits;
+        self.geo_misses += o.geo_misses;
     }
+
+    /// The worker counters as Prometheus metric families.
+    pub fn families(&self) -> Vec<MetricFamily> {
+        let one = |v: u64| vec![(Vec::new(), v as f64)];
+        let mut out = vec![
+            family(PACKETS_TOTAL, MetricType::COUNTER, one(self.packets)),
+            family(BYTES_TOTAL, MetricType::COUNTER, one(self.bytes)),
+            family(
+                DECODE_SKIPPED_TOTAL,
+                MetricType::COUNTER,
+                Skip::ALL
+                    .iter()
+                    .map(|k| {
+                        let v = self.skipped.get(k).copied().unwrap_or(0);
+                        (vec![("reason", k.name().to_string())], v as f64)
+                    })
+                    .collect(),
+            ),
+            family(
+                DECODE_ERRORS_TOTAL,
+                MetricType::COUNTER,
+                one(self.decode_errors()),
+            ),
+            family(
+                FLOWS_CREATED_TOTAL,
+                MetricType::COUNTER,
+                one(self.flows.created),
+            ),
+            family(
+                FLOWS_ENDED_TOTAL,
+                MetricType::COUNTER,
+                END_REASONS
+                    .iter()
+                    .map(|r| {
+                        let v = self.flows_ended.get(r).copied().unwrap_or(0);
+                        (vec![("reason", r.to_string())], v as f64)
+                    })
+                    .collect(),
+            ),
+            family(
+                FLOWS_EVICTED_TOTAL,
+                MetricType::COUNTER,
+                one(self.flows.evicted),
+            ),
+            family(FLOWS_ACTIVE, MetricType::GAUGE, one(self.flows_active)),
+        ];
+        if !self.egress_bytes.is_empty() {
+            out.push(family(
+                EGRESS_BYTES_TOTAL,
+                MetricType::COUNTER,
+                self.egress_bytes
+                    .iter()
+                    .map(|((t, c, pd), v)| {
+                        (
+                            vec![
+                                ("tenant", t.clone()),
+                                ("country", c.clone()),
+                                ("personal_data", pd.to_string()),
+                            ],
+                            *v as f64,
+                        )
+                    })
+                    .collect(),
+            ));
+        }
+        if !self.alerts.is_empty() {
+            out.push(family(
+                ALERTS_TOTAL,
+                MetricType::COUNTER,
+                self.alerts
+                    .iter()
+                    .map(|((t, k, c), v)| {
+                        (
+                            vec![
+                                ("tenant", t.clone()),
+                                ("kind", k.to_string()),
+                                ("country", c.clone()),
+                            ],
+                            *v as f64,
+                        )
+                    })
+                    .collect(),
+            ));
+        }
+        out.push(family(
+            PII_SCANNED_BYTES_TOTAL,
+            MetricType::COUNTER,
+            one(self.pii_scanned_bytes),
+        ));
+        out.push(family(
+            PII_FINDINGS_DROPPED_TOTAL,
+            MetricType::COUNTER,
+            one(self.pii_findings_dropped),
+        ));
+        out.push(family(
+            GEO_CACHE_LOOKUPS_TOTAL,
+            MetricType::COUNTER,
+            vec![
+                (vec![("result", "hit".to_string())], self.geo_hits as f64),
+                (vec![("result", "miss".to_string())], self.geo_misses as f64),
+            ],
+        ));
+        out
+    }
+
+    /// Prometheus text exposition format of the worker counters.
+    pub fn render_prometheus(&self) -> String {
+        encode(&self.families())
+    }
+}
+
+/// A metric family of plain samples (counter or gauge).
+pub fn family(
+    name: &str,
+    ty: MetricType,
+    samples: Vec<(Vec<(&str, String)>, f64)>,
+) -> MetricFamily {
+    let mut mf = MetricFamily::default();
+    mf.set_name(name.to_string());
+    mf.set_help(help(name).to_string());
+    mf.set_field_type(ty);
+    for (labels, v) in samples {
+        let mut m = Metric::default();
+        m.set_label(
+            labels
+                .into_iter()
+                .map(|(k, v)| {
+                    let mut p = LabelPair::default();
+                    p.set_name(k.to_string());
+                    p.set_value(v);
+                    p
+                })
+                .collect(),
+        );
+        match ty {
+            MetricType::GAUGE => {
+                let mut g = Gauge::default();
+                g.set_value(v);
+                m.set_gauge(g);
+            }
+            _ => {
+                let mut c = Counter::default();
+                c.set_value(v);
+                m.set_counter(c);
+            }
+        }
+        mf.mut_metric().push(m);
+    }
+    mf
+}
+
+/// Text exposition of metric families.
+pub fn encode(families: &[MetricFamily]) -> String {
+    let mut buf = Vec::new();
+    if let Err(e) = TextEncoder::new().encode(families, &mut buf) {
+        tracing::error!(error = %e, "metrics_encode_error");
+    }
+    String::from_utf8_lossy(&buf).into_owned()
 }
 
 #[cfg(test)]
@@ -171,7 +311,7 @@ mod tests {
             assert!(!h.is_empty());
             match *t {
                 "counter" => assert!(n.ends_with("_total"), "{n}"),
-                "gauge" => assert!(!n.ends_with("_total"), "{n}"),
+                "gauge" | "summary" => assert!(!n.ends_with("_total"), "{n}"),
                 other => panic!("{other}"),
             }
         }

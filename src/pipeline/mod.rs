@@ -1,169 +1,612 @@
-//! Pipeline: wiring. A capture thread reads frames and sends them in batches over a bounded
-//! crossbeam channel to the worker, whose records go to the sinks. Replay applies backpressure
-//! (a full channel blocks the reader: offline input is never dropped); live capture will count
-//! drops instead. Owns threads, channels, sinks and shutdown; contains no packet or rule logic.
+//! Pipeline: wiring. One capture thread reads frames (replay files or a live interface), shards
+//! them by a symmetric hash of the flow key over N workers through bounded crossbeam channels,
+//! and each worker's [`Engine`] turns them into records that the calling thread writes to the
+//! sinks. Replay applies backpressure (offline input is never dropped, so results are exact);
+//! live capture never blocks on a worker: a full channel drops the batch and counts it. Owns
+//! threads, channels, batching, time ticks for idle workers, reload hand-over, shutdown and
+//! sinks; contains no packet or rule logic.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Receiver, Sender};
+use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 
+use crate::alert::alertmanager::AlertmanagerSink;
 use crate::alert::summary::Summary;
 use crate::alert::{Event, JsonLines};
+use crate::capture::live::{LiveCapture, LiveError, Read};
 use crate::capture::replay::{ReplayError, ReplayFile};
 use crate::capture::Frame;
+use crate::decode::decode;
 use crate::engine::{Engine, Runtime};
+use crate::flow::FlowKey;
+use crate::metrics::exporter::{new_latency_histogram, record_latency, Exporter};
 use crate::metrics::Stats;
+use crate::time::{monotonic, wall_clock, Timestamp};
 
 /// Frames per channel message.
 pub const BATCH: usize = 64;
-/// Batches in flight between capture and worker.
-pub const CHANNEL_BATCHES: usize = 64;
+/// A live batch is sent when it is this old even if not full (bounds the added latency).
+const MAX_BATCH_AGE: Duration = Duration::from_millis(10);
+/// Idle workers are told the time this often, so their flows time out without traffic.
+const TICK_EVERY: Duration = Duration::from_secs(1);
+/// Ticks run this far behind the wall clock: packets still in the capture buffer carry earlier
+/// kernel timestamps, and a flow must not time out before them.
+const TICK_LAG: Duration = Duration::from_secs(1);
+/// Workers publish their counters this often.
+const PUBLISH_EVERY: Duration = Duration::from_millis(250);
+/// Capture statistics are read this often.
+const CAPTURE_STATS_EVERY: Duration = Duration::from_secs(1);
+/// On shutdown, frames already buffered by the capture are still read, up to this long.
+const DRAIN_LIMIT: Duration = Duration::from_secs(2);
+/// Event batches queued between workers and the sinks.
+const SINK_CHANNEL: usize = 1024;
+
+/// `[pipeline]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineConfig {
+    /// Worker threads; `None`: one per core.
+    pub workers: Option<usize>,
+    /// Batches queued per worker.
+    pub channel_batches: usize,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            workers: None,
+            channel_batches: 64,
+        }
+    }
+}
+
+/// Worker threads for `--workers`/`[pipeline] workers` unset: one per core.
+pub fn default_workers() -> usize {
+    thread::available_parallelism().map_or(1, |n| n.get())
+}
 
 /// Where records go.
 #[derive(Debug)]
 pub struct Sinks {
     pub alerts: JsonLines,
     pub flows: Option<JsonLines>,
+    pub alertmanager: Option<AlertmanagerSink>,
 }
 
-/// What a finished replay reports.
+/// Where frames come from.
+#[derive(Debug)]
+pub enum Source {
+    /// Files, in order; blocking (never drops).
+    Replay(Vec<PathBuf>),
+    /// An interface; lossy (drops and counts when workers fall behind).
+    Live(LiveCapture),
+}
+
+/// Requests from outside the pipeline (signal handling), polled by the capture thread.
+#[derive(Debug, Default)]
+pub struct Control {
+    stop: AtomicBool,
+    reload: Mutex<Option<Arc<Runtime>>>,
+}
+
+impl Control {
+    /// Stop capturing, drain, flush every pending record and return.
+    pub fn request_stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
+    /// Hand a new runtime to every worker (flows are kept).
+    pub fn request_reload(&self, rt: Arc<Runtime>) {
+        *self.reload.lock().unwrap_or_else(PoisonError::into_inner) = Some(rt);
+    }
+
+    fn take_reload(&self) -> Option<Arc<Runtime>> {
+        self.reload
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+}
+
+/// What a finished run reports.
 #[derive(Debug)]
 pub struct Outcome {
+    /// Sum over workers.
     pub stats: Stats,
     pub summary: Summary,
     pub alerts: u64,
     pub flows: u64,
     /// Files that could not be read to the end (the packets before the damage were processed).
     pub capture_errors: Vec<ReplayError>,
+    /// A live capture that failed (the pipeline drained what it had).
+    pub live_error: Option<LiveError>,
 }
 
-enum Msg {
-    Frames(Vec<Frame>),
-    Error(ReplayError),
+struct Batch {
+    frames: Vec<Frame>,
+    /// `(i, t)`: before `frames[i]`, advance time to `t`, the latest time of the frames that
+    /// went to other workers since this worker's previous frame. Flows then time out exactly
+    /// as they would in a single worker that saw every frame.
+    ticks: Vec<(usize, Timestamp)>,
+    /// When its first frame was read (latency is measured from here).
+    read_at: Instant,
 }
 
-fn read_files(files: Vec<PathBuf>, tx: Sender<Msg>) {
+impl Batch {
+    fn new(now: Instant) -> Batch {
+        Batch {
+            frames: Vec::with_capacity(BATCH),
+            ticks: Vec::new(),
+            read_at: now,
+        }
+    }
+}
+
+enum WorkerMsg {
+    Frames(Batch),
+    Tick(Timestamp),
+    Reload(Arc<Runtime>),
+}
+
+enum SinkMsg {
+    Events(Vec<Event>),
+    CaptureError(ReplayError),
+    LiveError(LiveError),
+}
+
+/// The worker a frame belongs to: a symmetric hash of its flow key, so both directions of a
+/// flow meet in one worker; and whether it decoded (only those advance time). Frames that do
+/// not decode go to worker 0, which counts them.
+fn shard(frame: &Frame, n: usize) -> (usize, bool) {
+    match decode(frame.linktype, &frame.data) {
+        Ok(meta) => ((FlowKey::of(&meta).hash64() % n as u64) as usize, true),
+        Err(_) => (0, false),
+    }
+}
+
+/// The capture side of the worker channels.
+struct Router {
+    txs: Vec<Sender<WorkerMsg>>,
+    pending: Vec<Batch>,
+    /// Per worker: latest time among frames sent to other workers since its last frame.
+    behind: Vec<Option<Timestamp>>,
+    lossy: bool,
+    exp: Arc<Exporter>,
+}
+
+impl Router {
+    fn new(txs: Vec<Sender<WorkerMsg>>, lossy: bool, exp: Arc<Exporter>) -> Router {
+        let now = monotonic();
+        let pending = txs.iter().map(|_| Batch::new(now)).collect();
+        let behind = vec![None; txs.len()];
+        Router {
+            txs,
+            pending,
+            behind,
+            lossy,
+            exp,
+        }
+    }
+
+    fn push(&mut self, frame: Frame) {
+        let n = self.txs.len();
+        if n == 1 {
+            return self.push_to(0, frame);
+        }
+        let (w, advances) = shard(&frame, n);
+        if advances {
+            for (o, t) in self.behind.iter_mut().enumerate() {
+                if o != w {
+                    *t = Some(t.map_or(frame.ts, |t| t.max(frame.ts)));
+                }
+            }
+        }
+        if let Some(t) = self.behind[w].take() {
+            let b = &mut self.pending[w];
+            b.ticks.push((b.frames.len(), t));
+        }
+        self.push_to(w, frame);
+    }
+
+    fn push_to(&mut self, w: usize, frame: Frame) {
+        let b = &mut self.pending[w];
+        if b.frames.is_empty() {
+            b.read_at = monotonic();
+        }
+        b.frames.push(frame);
+        if b.frames.len() == BATCH {
+            self.flush(w);
+        }
+    }
+
+    fn flush(&mut self, w: usize) {
+        if self.pending[w].frames.is_empty() {
+            return;
+        }
+        let batch = std::mem::replace(&mut self.pending[w], Batch::new(monotonic()));
+        let n = batch.frames.len() as u64;
+        let msg = WorkerMsg::Frames(batch);
+        let dropped = if self.lossy {
+            matches!(
+                self.txs[w].try_send(msg),
+                Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_))
+            )
+        } else {
+            self.txs[w].send(msg).is_err()
+        };
+        if dropped {
+            self.exp
+                .pipeline
+                .channel_dropped
+                .with_label_values(&[&w.to_string()])
+                .inc_by(n);
+        }
+    }
+
+    fn flush_all(&mut self) {
+        for w in 0..self.txs.len() {
+            self.flush(w);
+        }
+    }
+
+    /// Sends batches older than [`MAX_BATCH_AGE`].
+    fn flush_old(&mut self, now: Instant) {
+        for w in 0..self.txs.len() {
+            let b = &self.pending[w];
+            if !b.frames.is_empty() && now.saturating_duration_since(b.read_at) >= MAX_BATCH_AGE {
+                self.flush(w);
+            }
+        }
+    }
+
+    /// End of input: every worker catches up with the time of the last frames it did not see.
+    fn finish(&mut self) {
+        self.flush_all();
+        for w in 0..self.txs.len() {
+            if let Some(t) = self.behind[w].take() {
+                let _ = self.txs[w].send(WorkerMsg::Tick(t));
+            }
+        }
+    }
+
+    /// Control messages go to every worker after its pending frames, and are never dropped.
+    fn broadcast(&mut self, msg: impl Fn() -> WorkerMsg) {
+        self.flush_all();
+        for tx in &self.txs {
+            let _ = tx.send(msg());
+        }
+    }
+}
+
+fn replay_files(files: Vec<PathBuf>, router: &mut Router, sink: &Sender<SinkMsg>) {
     for path in files {
         let mut f = match ReplayFile::open(&path) {
             Ok(f) => f,
             Err(e) => {
-                let _ = tx.send(Msg::Error(e));
+                let _ = sink.send(SinkMsg::CaptureError(e));
                 continue;
             }
         };
         tracing::debug!(file = %path.display(), linktype = f.linktype().name(), "replay_open");
-        let mut batch = Vec::with_capacity(BATCH);
         loop {
             match f.next_frame() {
-                Ok(Some(frame)) => {
-                    batch.push(frame);
-                    if batch.len() == BATCH {
-                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                        if tx.send(Msg::Frames(full)).is_err() {
-                            return;
-                        }
-                    }
-                }
+                Ok(Some(frame)) => router.push(frame),
                 Ok(None) => break,
                 Err(e) => {
-                    if !batch.is_empty() {
-                        let _ = tx.send(Msg::Frames(std::mem::take(&mut batch)));
-                    }
-                    let _ = tx.send(Msg::Error(e));
-                    batch.clear();
+                    // Frames before the damage are processed before the error is reported.
+                    router.flush_all();
+                    let _ = sink.send(SinkMsg::CaptureError(e));
                     break;
                 }
             }
         }
-        if !batch.is_empty() && tx.send(Msg::Frames(batch)).is_err() {
+    }
+    router.finish();
+}
+
+fn publish_capture_stats(cap: &mut LiveCapture, exp: &Exporter, seen: &mut (u64, u64, u64)) {
+    let Some(s) = cap.stats() else { return };
+    let iface = cap.iface().to_string();
+    let p = &exp.pipeline;
+    p.capture_received
+        .with_label_values(&[&iface])
+        .inc_by(s.received.saturating_sub(seen.0));
+    p.capture_dropped
+        .with_label_values(&[&iface, "kernel"])
+        .inc_by(s.dropped_kernel.saturating_sub(seen.1));
+    p.capture_dropped
+        .with_label_values(&[&iface, "interface"])
+        .inc_by(s.dropped_interface.saturating_sub(seen.2));
+    *seen = (s.received, s.dropped_kernel, s.dropped_interface);
+}
+
+fn capture_live(
+    mut cap: LiveCapture,
+    router: &mut Router,
+    sink: &Sender<SinkMsg>,
+    control: &Control,
+) {
+    let exp = router.exp.clone();
+    let iface = cap.iface().to_string();
+    // Series exist from the start (0), so rules and dashboards see them.
+    for r in ["kernel", "interface"] {
+        exp.pipeline.capture_dropped.with_label_values(&[&iface, r]);
+    }
+    exp.pipeline.capture_received.with_label_values(&[&iface]);
+    let mut seen = (0, 0, 0);
+    let mut last_stats = monotonic();
+    let mut last_tick = monotonic();
+    let mut draining: Option<Instant> = None;
+    exp.healthy.store(true, Ordering::SeqCst);
+    loop {
+        if draining.is_none() && control.stopping() {
+            tracing::info!(iface, "capture_stopping");
+            draining = Some(monotonic());
+        }
+        if let Some(rt) = control.take_reload() {
+            router.broadcast(|| WorkerMsg::Reload(rt.clone()));
+        }
+        let read = cap.read();
+        let now = monotonic();
+        match read {
+            Ok(Read::Frame(f)) => {
+                router.push(f);
+                router.flush_old(now);
+                if draining.is_some_and(|d| now.saturating_duration_since(d) >= DRAIN_LIMIT) {
+                    break;
+                }
+            }
+            Ok(Read::Idle) => {
+                router.flush_all();
+                if draining.is_some() {
+                    break; // the buffer is empty
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "capture_failed");
+                let _ = sink.send(SinkMsg::LiveError(e));
+                break;
+            }
+        }
+        if now.saturating_duration_since(last_tick) >= TICK_EVERY {
+            last_tick = now;
+            let t = wall_clock().saturating_sub(TICK_LAG);
+            router.broadcast(|| WorkerMsg::Tick(t));
+        }
+        if now.saturating_duration_since(last_stats) >= CAPTURE_STATS_EVERY {
+            last_stats = now;
+            publish_capture_stats(&mut cap, &exp, &mut seen);
+        }
+    }
+    router.finish();
+    publish_capture_stats(&mut cap, &exp, &mut seen);
+    exp.healthy.store(false, Ordering::SeqCst);
+}
+
+fn publish(exp: &Exporter, w: usize, engine: &mut Engine, hist: &mut hdrhistogram::Histogram<u64>) {
+    let slot = &exp.slots[w];
+    *slot.stats.lock().unwrap_or_else(PoisonError::into_inner) = engine.stats().clone();
+    let mut h = slot.latency.lock().unwrap_or_else(PoisonError::into_inner);
+    // Same bounds on both sides: cannot fail.
+    let _ = h.add(&*hist);
+    hist.reset();
+}
+
+fn work(
+    w: usize,
+    rt: Arc<Runtime>,
+    rx: Receiver<WorkerMsg>,
+    sink: Sender<SinkMsg>,
+    exp: Arc<Exporter>,
+) {
+    let mut engine = Engine::shard(rt, exp.slots.len());
+    let mut events = Vec::new();
+    let mut hist = new_latency_histogram();
+    let mut last_publish = monotonic();
+    for msg in rx {
+        match msg {
+            WorkerMsg::Frames(b) => {
+                let mut ticks = b.ticks.iter().peekable();
+                for (i, f) in b.frames.iter().enumerate() {
+                    while let Some((_, t)) = ticks.next_if(|(at, _)| *at == i) {
+                        engine.tick(*t, &mut events);
+                    }
+                    engine.process(f, &mut events);
+                }
+                let now = monotonic();
+                record_latency(
+                    &mut hist,
+                    now.saturating_duration_since(b.read_at),
+                    b.frames.len() as u64,
+                );
+            }
+            WorkerMsg::Tick(t) => engine.tick(t, &mut events),
+            WorkerMsg::Reload(rt) => {
+                engine.reload(rt);
+                tracing::debug!(worker = w, "worker_reloaded");
+            }
+        }
+        if !events.is_empty()
+            && sink
+                .send(SinkMsg::Events(std::mem::take(&mut events)))
+                .is_err()
+        {
+            break;
+        }
+        let now = monotonic();
+        if now.saturating_duration_since(last_publish) >= PUBLISH_EVERY {
+            last_publish = now;
+            publish(&exp, w, &mut engine, &mut hist);
+        }
+    }
+    engine.finish(&mut events);
+    if !events.is_empty() {
+        let _ = sink.send(SinkMsg::Events(events));
+    }
+    publish(&exp, w, &mut engine, &mut hist);
+}
+
+/// Counts and reports sink failures; a failing sink never stops the others or the pipeline
+/// (a full disk under --flows must not cost the alerts).
+#[derive(Default)]
+struct SinkState {
+    summary: Summary,
+    alerts: u64,
+    flows: u64,
+    dirty: bool,
+    alert_error: Option<std::io::Error>,
+    flow_error: Option<std::io::Error>,
+}
+
+impl SinkState {
+    fn write(&mut self, events: Vec<Event>, sinks: &mut Sinks, exp: &Exporter) {
+        for ev in events {
+            match ev {
+                Event::Alert(a) => {
+                    self.alerts += 1;
+                    if let Some(am) = &sinks.alertmanager {
+                        am.send(&a);
+                    }
+                    if self.alert_error.is_none() {
+                        if let Err(e) = sinks.alerts.write(&a) {
+                            tracing::error!(error = %e, sink = "alerts", "sink_error");
+                            self.alert_error = Some(e);
+                        }
+                    }
+                    if self.alert_error.is_some() {
+                        exp.pipeline
+                            .sink_write_errors
+                            .with_label_values(&["alerts"])
+                            .inc();
+                    }
+                }
+                Event::Flow(f) => {
+                    self.flows += 1;
+                    self.summary.add(&f);
+                    if let Some(s) = sinks.flows.as_mut() {
+                        if let Err(e) = s.write(&f) {
+                            tracing::error!(error = %e, sink = "flows", "sink_error");
+                            self.flow_error = Some(e);
+                            sinks.flows = None;
+                        }
+                    }
+                    if self.flow_error.is_some() {
+                        exp.pipeline
+                            .sink_write_errors
+                            .with_label_values(&["flows"])
+                            .inc();
+                    }
+                }
+            }
+        }
+        self.dirty = true;
+    }
+
+    fn flush(&mut self, sinks: &mut Sinks) {
+        if !self.dirty {
             return;
+        }
+        self.dirty = false;
+        if self.alert_error.is_none() {
+            if let Err(e) = sinks.alerts.flush() {
+                tracing::error!(error = %e, sink = "alerts", "sink_error");
+                self.alert_error = Some(e);
+            }
+        }
+        if let Some(s) = sinks.flows.as_mut() {
+            if let Err(e) = s.flush() {
+                tracing::error!(error = %e, sink = "flows", "sink_error");
+                self.flow_error = Some(e);
+                sinks.flows = None;
+            }
         }
     }
 }
 
-/// Replays `files` in order through one worker.
-pub fn replay(rt: Arc<Runtime>, files: Vec<PathBuf>, mut sinks: Sinks) -> std::io::Result<Outcome> {
-    let (tx, rx): (Sender<Msg>, Receiver<Msg>) = bounded(CHANNEL_BATCHES);
-    let reader = thread::Builder::new()
+/// Runs `source` through `workers` workers until it ends (replay) or `control` asks to stop
+/// (live), then drains every worker and sink. `exp` must have one slot per worker.
+pub fn run(
+    rt: Arc<Runtime>,
+    source: Source,
+    mut sinks: Sinks,
+    channel_batches: usize,
+    exp: Arc<Exporter>,
+    control: Arc<Control>,
+) -> std::io::Result<Outcome> {
+    let workers = exp.slots.len().max(1);
+    let (sink_tx, sink_rx) = bounded::<SinkMsg>(SINK_CHANNEL);
+    let mut txs = Vec::with_capacity(workers);
+    let mut handles = Vec::with_capacity(workers);
+    for w in 0..workers {
+        let (tx, rx) = bounded::<WorkerMsg>(channel_batches.max(1));
+        txs.push(tx);
+        let (rt, sink, exp) = (rt.clone(), sink_tx.clone(), exp.clone());
+        handles.push(
+            thread::Builder::new()
+                .name(format!("worker-{w}"))
+                .spawn(move || work(w, rt, rx, sink, exp))?,
+        );
+    }
+    let lossy = matches!(source, Source::Live(_));
+    let mut router = Router::new(txs, lossy, exp.clone());
+    let capture_sink = sink_tx;
+    let ctl = control.clone();
+    let capture = thread::Builder::new()
         .name("capture".into())
-        .spawn(move || read_files(files, tx))?;
+        .spawn(move || {
+            match source {
+                Source::Replay(files) => replay_files(files, &mut router, &capture_sink),
+                Source::Live(cap) => capture_live(cap, &mut router, &capture_sink, &ctl),
+            }
+            // Dropping the router closes the worker channels: workers drain and finish.
+        })?;
 
-    let mut engine = Engine::new(rt);
-    let mut summary = Summary::default();
+    let mut st = SinkState::default();
     let mut capture_errors = Vec::new();
-    let mut events = Vec::new();
-    let (mut alerts, mut flows) = (0u64, 0u64);
-    // A failing sink is reported at the end; it never stops the other sink or the replay
-    // (a full disk under --flows must not cost the alerts).
-    let mut alert_error: Option<std::io::Error> = None;
-    let mut flow_error: Option<std::io::Error> = None;
-    let mut emit = |events: &mut Vec<Event>, sinks: &mut Sinks| {
-        for ev in events.drain(..) {
-            match ev {
-                Event::Alert(a) => {
-                    alerts += 1;
-                    if alert_error.is_none() {
-                        if let Err(e) = sinks.alerts.write(&a) {
-                            tracing::error!(error = %e, sink = "alerts", "sink_error");
-                            alert_error = Some(e);
-                        }
-                    }
-                }
-                Event::Flow(f) => {
-                    flows += 1;
-                    summary.add(&f);
-                    if let Some(s) = sinks.flows.as_mut() {
-                        if let Err(e) = s.write(&f) {
-                            tracing::error!(error = %e, sink = "flows", "sink_error");
-                            flow_error = Some(e);
-                            sinks.flows = None;
-                        }
-                    }
-                }
-            }
-        }
-    };
-    for msg in rx {
+    let mut live_error = None;
+    for msg in &sink_rx {
         match msg {
-            Msg::Frames(batch) => {
-                for frame in &batch {
-                    engine.process(frame, &mut events);
-                }
-                emit(&mut events, &mut sinks);
-            }
-            Msg::Error(e) => {
+            SinkMsg::Events(events) => st.write(events, &mut sinks, &exp),
+            SinkMsg::CaptureError(e) => {
                 tracing::error!(error = %e, "capture_error");
                 capture_errors.push(e);
             }
+            SinkMsg::LiveError(e) => live_error = Some(e),
+        }
+        if sink_rx.is_empty() {
+            st.flush(&mut sinks);
         }
     }
-    engine.finish(&mut events);
-    emit(&mut events, &mut sinks);
-    if reader.join().is_err() {
-        return Err(std::io::Error::other("capture thread panicked"));
+    st.flush(&mut sinks);
+    let mut panicked = capture.join().is_err();
+    for h in handles {
+        panicked |= h.join().is_err();
     }
-    if let Err(e) = sinks.alerts.flush() {
-        alert_error.get_or_insert(e);
+    if let Some(am) = sinks.alertmanager.as_mut() {
+        am.finish();
     }
-    if let Some(s) = sinks.flows.as_mut() {
-        if let Err(e) = s.flush() {
-            flow_error.get_or_insert(e);
-        }
+    if panicked {
+        return Err(std::io::Error::other("a pipeline thread panicked"));
     }
-    if let Some(e) = alert_error {
+    if let Some(e) = st.alert_error {
         return Err(std::io::Error::new(e.kind(), format!("alert sink: {e}")));
     }
-    if let Some(e) = flow_error {
+    if let Some(e) = st.flow_error {
         return Err(std::io::Error::new(e.kind(), format!("flow sink: {e}")));
     }
-    let stats = engine.stats().clone();
     Ok(Outcome {
-        stats,
-        summary,
-        alerts,
-        flows,
+        stats: exp.worker_totals(),
+        summary: st.summary,
+        alerts: st.alerts,
+        flows: st.flows,
         capture_errors,
+        live_error,
     })
 }

@@ -1,0 +1,433 @@
+//! Alertmanager sink: turns alert records into Alertmanager API v2 alerts and delivers them from
+//! a thread of its own, in batches, with exponential backoff, through a bounded on-disk spool so
+//! that alerts raised while Alertmanager is down are delivered when it returns (also across a
+//! restart of sovereign). Delivery is at least once; every alert carries a unique `alert_id`
+//! label (`<flow_id>-<kind>`), so a batch re-sent after a lost response is merged by
+//! Alertmanager instead of duplicated. It never sees packets or config files, only records.
+
+use std::collections::VecDeque;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
+use serde_json::{json, Value};
+
+use super::AlertRecord;
+use crate::metrics::exporter::PipelineMetrics;
+use crate::time::monotonic;
+
+/// Alerts queued between the pipeline and the sink thread.
+const CHANNEL: usize = 4096;
+/// How long shutdown keeps trying to deliver before leaving the rest in the spool.
+const DRAIN_LIMIT: Duration = Duration::from_secs(10);
+const SPOOL_FILE: &str = "pending.jsonl";
+
+/// `[[alert.sink]] type = "alertmanager"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertmanagerConfig {
+    /// Base URL, without `/api/v2/alerts`.
+    pub url: String,
+    pub batch_size: usize,
+    /// Per POST.
+    pub timeout: Duration,
+    pub retry_initial: Duration,
+    pub retry_max: Duration,
+    pub spool_dir: PathBuf,
+    pub spool_max_alerts: usize,
+}
+
+impl Default for AlertmanagerConfig {
+    fn default() -> Self {
+        AlertmanagerConfig {
+            url: String::new(),
+            batch_size: 64,
+            timeout: Duration::from_secs(5),
+            retry_initial: Duration::from_millis(500),
+            retry_max: Duration::from_secs(30),
+            spool_dir: PathBuf::from("/var/lib/sovereign/alertmanager"),
+            spool_max_alerts: 10_000,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("alertmanager spool {path}: {source}")]
+    Spool { path: String, source: io::Error },
+    #[error("alertmanager sink: cannot start thread: {0}")]
+    Thread(io::Error),
+}
+
+/// The Alertmanager API v2 object for one alert record.
+pub fn am_alert(rec: &AlertRecord) -> Value {
+    let country = rec
+        .dest_geo
+        .country
+        .clone()
+        .unwrap_or_else(|| "unknown".to_string());
+    let flow = format!(
+        "{} {}:{} -> {}:{} ({}) flow_id={}",
+        rec.ends.proto,
+        rec.ends.src_ip,
+        rec.ends.src_port,
+        rec.ends.dest_ip,
+        rec.ends.dest_port,
+        rec.ends.direction,
+        rec.ends.flow_id
+    );
+    let mut labels = json!({
+        "alertname": format!("sovereign_{}", rec.alert.kind),
+        "tenant": rec.tenant,
+        "kind": rec.alert.kind,
+        "country": country,
+        "severity": rec.alert.severity,
+        "alert_id": format!("{}-{}", rec.ends.flow_id, rec.alert.kind),
+    });
+    if let (Some(s), Some(m)) = (&rec.ends.sensor, labels.as_object_mut()) {
+        m.insert("sensor".into(), Value::String(s.clone()));
+    }
+    json!({
+        "labels": labels,
+        "annotations": {
+            "summary": format!("{}: personal data of tenant {} to {}", rec.alert.kind, rec.tenant, country),
+            "reason": rec.alert.reason,
+            "flow": flow,
+        },
+        "startsAt": rec.timestamp,
+    })
+}
+
+/// Pending alerts (serialized API objects), mirrored to `<dir>/pending.jsonl`.
+#[derive(Debug)]
+pub struct Spool {
+    path: PathBuf,
+    pending: VecDeque<String>,
+    max: usize,
+}
+
+impl Spool {
+    /// Opens the spool, keeping what a previous run left (unreadable lines are skipped).
+    pub fn open(dir: &Path, max: usize) -> Result<Spool, SinkError> {
+        let err = |source| SinkError::Spool {
+            path: dir.display().to_string(),
+            source,
+        };
+        fs::create_dir_all(dir).map_err(err)?;
+        let path = dir.join(SPOOL_FILE);
+        let mut pending = VecDeque::new();
+        match File::open(&path) {
+            Ok(f) => {
+                for line in BufReader::new(f).lines() {
+                    let line = line.map_err(err)?;
+                    if serde_json::from_str::<Value>(&line).is_ok() {
+                        pending.push_back(line);
+                    } else if !line.trim().is_empty() {
+                        tracing::warn!(spool = %path.display(), "alertmanager_spool_bad_line");
+                    }
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(err(e)),
+        }
+        let mut s = Spool { path, pending, max };
+        let dropped = s.trim();
+        if dropped > 0 || !s.pending.is_empty() {
+            s.rewrite().map_err(err)?;
+        }
+        Ok(s)
+    }
+
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// Drops the oldest alerts beyond the limit; returns how many.
+    fn trim(&mut self) -> usize {
+        let over = self.pending.len().saturating_sub(self.max);
+        self.pending.drain(..over);
+        over
+    }
+
+    /// Appends alerts (to the file first); returns how many old ones were dropped for room.
+    pub fn push(&mut self, alerts: Vec<String>) -> io::Result<usize> {
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        let mut buf = String::new();
+        for a in &alerts {
+            buf.push_str(a);
+            buf.push('\n');
+        }
+        f.write_all(buf.as_bytes())?;
+        f.sync_data()?;
+        self.pending.extend(alerts);
+        let dropped = self.trim();
+        if dropped > 0 {
+            self.rewrite()?;
+        }
+        Ok(dropped)
+    }
+
+    /// The oldest `n` alerts.
+    pub fn front(&self, n: usize) -> Vec<&str> {
+        self.pending.iter().take(n).map(String::as_str).collect()
+    }
+
+    /// Forgets the oldest `n` alerts (delivered or rejected).
+    pub fn ack(&mut self, n: usize) -> io::Result<()> {
+        let n = n.min(self.pending.len());
+        self.pending.drain(..n);
+        self.rewrite()
+    }
+
+    /// Writes the pending alerts to a new file and renames it over the spool.
+    fn rewrite(&self) -> io::Result<()> {
+        let tmp = self.path.with_extension("tmp");
+        let mut f = File::create(&tmp)?;
+        let mut buf = String::new();
+        for a in &self.pending {
+            buf.push_str(a);
+            buf.push('\n');
+        }
+        f.write_all(buf.as_bytes())?;
+        f.sync_data()?;
+        fs::rename(&tmp, &self.path)
+    }
+}
+
+/// Outcome of one POST.
+#[derive(Debug, PartialEq, Eq)]
+enum Post {
+    Delivered,
+    /// Alertmanager refused the batch as invalid (4xx other than 408/429): retrying won't help.
+    Rejected(u16),
+    /// Down, unreachable, timed out, 5xx, 408, 429: retry later.
+    Failed(String),
+}
+
+fn post(agent: &ureq::Agent, url: &str, batch: &[&str]) -> Post {
+    let body = format!("[{}]", batch.join(","));
+    match agent
+        .post(url)
+        .content_type("application/json")
+        .send(body.as_str())
+    {
+        Ok(r) => {
+            let code = r.status().as_u16();
+            match code {
+                200..=299 => Post::Delivered,
+                408 | 429 => Post::Failed(format!("HTTP {code}")),
+                400..=499 => Post::Rejected(code),
+                _ => Post::Failed(format!("HTTP {code}")),
+            }
+        }
+        Err(e) => Post::Failed(e.to_string()),
+    }
+}
+
+/// Handle of the running sink; dropping the sender side (via [`AlertmanagerSink::finish`])
+/// makes the thread deliver what it can and exit.
+#[derive(Debug)]
+pub struct AlertmanagerSink {
+    tx: Option<Sender<String>>,
+    thread: Option<thread::JoinHandle<()>>,
+    metrics: PipelineMetrics,
+}
+
+impl AlertmanagerSink {
+    /// Opens the spool and starts the delivery thread.
+    pub fn start(cfg: AlertmanagerConfig, metrics: PipelineMetrics) -> Result<Self, SinkError> {
+        let spool = Spool::open(&cfg.spool_dir, cfg.spool_max_alerts)?;
+        if !spool.is_empty() {
+            tracing::info!(alerts = spool.len(), url = %cfg.url, "alertmanager_spool_resumed");
+        }
+        metrics.am_spooled.set(spool.len() as i64);
+        let (tx, rx) = bounded(CHANNEL);
+        let m = metrics.clone();
+        let thread = thread::Builder::new()
+            .name("alertmanager".into())
+            .spawn(move || deliver(cfg, spool, rx, m))
+            .map_err(SinkError::Thread)?;
+        Ok(AlertmanagerSink {
+            tx: Some(tx),
+            thread: Some(thread),
+            metrics,
+        })
+    }
+
+    /// Queues an alert; never blocks (a full queue drops and counts).
+    pub fn send(&self, rec: &AlertRecord) {
+        let Some(tx) = &self.tx else { return };
+        match tx.try_send(am_alert(rec).to_string()) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                self.metrics
+                    .am_dropped
+                    .with_label_values(&["channel_full"])
+                    .inc();
+            }
+        }
+    }
+
+    /// Stops accepting alerts and waits for the thread to deliver (up to a limit; the rest
+    /// stays in the spool for the next start).
+    pub fn finish(&mut self) {
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            if t.join().is_err() {
+                tracing::error!("alertmanager sink thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for AlertmanagerSink {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+fn deliver(cfg: AlertmanagerConfig, mut spool: Spool, rx: Receiver<String>, m: PipelineMetrics) {
+    let url = format!("{}/api/v2/alerts", cfg.url);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(cfg.timeout))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut backoff = cfg.retry_initial;
+    let mut retry_at: Option<Instant> = None;
+    let mut draining_since: Option<Instant> = None;
+    let mut incoming = Vec::new();
+    loop {
+        // Wait for alerts, or until the next retry is due.
+        if draining_since.is_none() {
+            let wait = match (spool.is_empty(), retry_at) {
+                (true, _) => Duration::from_secs(3600),
+                (false, None) => Duration::ZERO,
+                (false, Some(t)) => t.saturating_duration_since(monotonic()),
+            };
+            match rx.recv_timeout(wait) {
+                Ok(a) => incoming.push(a),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => draining_since = Some(monotonic()),
+            }
+            incoming.extend(rx.try_iter());
+        }
+        if !incoming.is_empty() {
+            match spool.push(std::mem::take(&mut incoming)) {
+                Ok(dropped) if dropped > 0 => {
+                    tracing::warn!(
+                        dropped,
+                        max = cfg.spool_max_alerts,
+                        "alertmanager_spool_full"
+                    );
+                    m.am_dropped
+                        .with_label_values(&["spool_full"])
+                        .inc_by(dropped as u64);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    // The alerts are still in memory and will be tried; only durability is lost.
+                    tracing::error!(error = %e, spool = %spool.path.display(), "alertmanager_spool_error");
+                }
+            }
+            m.am_spooled.set(spool.len() as i64);
+        }
+        if let Some(since) = draining_since {
+            if spool.is_empty() || since.elapsed() >= DRAIN_LIMIT {
+                if !spool.is_empty() {
+                    tracing::warn!(alerts = spool.len(), spool = %spool.path.display(), "alertmanager_undelivered_at_exit");
+                }
+                return;
+            }
+            if let Some(t) = retry_at {
+                thread::sleep(
+                    t.saturating_duration_since(monotonic())
+                        .min(DRAIN_LIMIT.saturating_sub(since.elapsed())),
+                );
+            }
+        }
+        if spool.is_empty() || retry_at.is_some_and(|t| monotonic() < t) {
+            continue;
+        }
+        let batch = spool.front(cfg.batch_size);
+        let n = batch.len();
+        match post(&agent, &url, &batch) {
+            Post::Delivered => {
+                m.am_delivered.inc_by(n as u64);
+                tracing::debug!(alerts = n, "alertmanager_delivered");
+                if let Err(e) = spool.ack(n) {
+                    tracing::error!(error = %e, "alertmanager_spool_error");
+                }
+                backoff = cfg.retry_initial;
+                retry_at = None;
+            }
+            Post::Rejected(code) => {
+                tracing::error!(alerts = n, status = code, "alertmanager_rejected");
+                m.am_dropped
+                    .with_label_values(&["rejected"])
+                    .inc_by(n as u64);
+                if let Err(e) = spool.ack(n) {
+                    tracing::error!(error = %e, "alertmanager_spool_error");
+                }
+            }
+            Post::Failed(why) => {
+                m.am_failures.inc();
+                tracing::warn!(error = %why, pending = spool.len(), retry_in_ms = backoff.as_millis() as u64, "alertmanager_post_failed");
+                retry_at = Some(monotonic() + backoff);
+                backoff = (backoff * 2).min(cfg.retry_max);
+            }
+        }
+        m.am_spooled.set(spool.len() as i64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("sovereign-spool-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn spool_survives_reopen_acks_and_drops_oldest_when_full() {
+        let dir = scratch("reopen");
+        let mut s = Spool::open(&dir, 3).unwrap();
+        assert_eq!(
+            s.push(vec!["{\"a\":1}".into(), "{\"a\":2}".into()])
+                .unwrap(),
+            0
+        );
+        drop(s);
+        let mut s = Spool::open(&dir, 3).unwrap();
+        assert_eq!(s.front(10), vec!["{\"a\":1}", "{\"a\":2}"]);
+        assert_eq!(
+            s.push(vec!["{\"a\":3}".into(), "{\"a\":4}".into()])
+                .unwrap(),
+            1
+        );
+        assert_eq!(s.front(10), vec!["{\"a\":2}", "{\"a\":3}", "{\"a\":4}"]);
+        s.ack(2).unwrap();
+        drop(s);
+        // A torn last line (crash mid-append) is skipped, the rest kept.
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(dir.join(SPOOL_FILE))
+            .unwrap();
+        f.write_all(b"{\"a\":").unwrap();
+        let s = Spool::open(&dir, 3).unwrap();
+        assert_eq!(s.front(10), vec!["{\"a\":4}"]);
+        let _ = fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,344 @@
+//! Exporter: the live side of metrics. Owns the Prometheus registry, the counters that the
+//! pipeline, capture and sinks bump directly, the per-worker slots where workers publish their
+//! [`Stats`] and latency histograms, and the HTTP endpoint (`/metrics`, `/healthz`). Workers
+//! never touch the registry on the packet path: they publish a snapshot every few hundred
+//! milliseconds and the collector sums the snapshots at scrape time.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::{Metric, MetricFamily, MetricType, Quantile, Summary};
+use prometheus::{Gauge, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+
+use super::*;
+
+/// Latency is recorded in microseconds, from 1 µs to 60 s, 3 significant digits.
+const LATENCY_MAX_US: u64 = 60_000_000;
+const QUANTILES: [f64; 4] = [0.5, 0.9, 0.99, 0.999];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExporterError {
+    #[error("metrics: {0}")]
+    Registry(#[from] prometheus::Error),
+    #[error("metrics: cannot listen on {addr}: {reason}")]
+    Listen { addr: SocketAddr, reason: String },
+}
+
+/// Where one worker publishes.
+#[derive(Debug)]
+pub struct WorkerSlot {
+    pub stats: Mutex<Stats>,
+    pub latency: Mutex<Histogram<u64>>,
+}
+
+impl WorkerSlot {
+    fn new() -> WorkerSlot {
+        WorkerSlot {
+            stats: Mutex::new(Stats::default()),
+            latency: Mutex::new(new_latency_histogram()),
+        }
+    }
+}
+
+/// A histogram for [`WorkerSlot::latency`] (values in microseconds).
+#[allow(clippy::expect_used)] // constant, valid bounds: not data
+pub fn new_latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, LATENCY_MAX_US, 3).expect("valid histogram bounds")
+}
+
+/// Records `n` frames that took `d` from capture to verdict.
+pub fn record_latency(h: &mut Histogram<u64>, d: Duration, n: u64) {
+    let us = (d.as_micros() as u64).clamp(1, LATENCY_MAX_US);
+    h.saturating_record_n(us, n);
+}
+
+/// Counters bumped by the pipeline, capture and sinks (not per packet).
+#[derive(Clone)]
+pub struct PipelineMetrics {
+    pub capture_received: IntCounterVec,
+    pub capture_dropped: IntCounterVec,
+    pub channel_dropped: IntCounterVec,
+    pub workers: IntGauge,
+    pub reloads: IntCounterVec,
+    pub last_reload_ok: IntGauge,
+    pub build_info: IntGaugeVec,
+    pub start_time: Gauge,
+    pub am_delivered: IntCounter,
+    pub am_failures: IntCounter,
+    pub am_spooled: IntGauge,
+    pub am_dropped: IntCounterVec,
+    pub sink_write_errors: IntCounterVec,
+}
+
+impl std::fmt::Debug for PipelineMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PipelineMetrics")
+    }
+}
+
+fn opts(name: &str) -> Opts {
+    Opts::new(name, help(name))
+}
+
+impl PipelineMetrics {
+    fn new(r: &Registry) -> Result<PipelineMetrics, prometheus::Error> {
+        let m = PipelineMetrics {
+            capture_received: IntCounterVec::new(opts(CAPTURE_RECEIVED_TOTAL), &["interface"])?,
+            capture_dropped: IntCounterVec::new(
+                opts(CAPTURE_DROPPED_TOTAL),
+                &["interface", "reason"],
+            )?,
+            channel_dropped: IntCounterVec::new(opts(CHANNEL_DROPPED_TOTAL), &["worker"])?,
+            workers: IntGauge::with_opts(opts(WORKERS))?,
+            reloads: IntCounterVec::new(opts(CONFIG_RELOADS_TOTAL), &["result"])?,
+            last_reload_ok: IntGauge::with_opts(opts(CONFIG_LAST_RELOAD_SUCCESSFUL))?,
+            build_info: IntGaugeVec::new(opts(BUILD_INFO), &["version"])?,
+            start_time: Gauge::with_opts(opts(START_TIME_SECONDS))?,
+            am_delivered: IntCounter::with_opts(opts(AM_DELIVERED_TOTAL))?,
+            am_failures: IntCounter::with_opts(opts(AM_POST_FAILURES_TOTAL))?,
+            am_spooled: IntGauge::with_opts(opts(AM_SPOOLED))?,
+            am_dropped: IntCounterVec::new(opts(AM_DROPPED_TOTAL), &["reason"])?,
+            sink_write_errors: IntCounterVec::new(opts(SINK_WRITE_ERRORS_TOTAL), &["sink"])?,
+        };
+        r.register(Box::new(m.capture_received.clone()))?;
+        r.register(Box::new(m.capture_dropped.clone()))?;
+        r.register(Box::new(m.channel_dropped.clone()))?;
+        r.register(Box::new(m.workers.clone()))?;
+        r.register(Box::new(m.reloads.clone()))?;
+        r.register(Box::new(m.last_reload_ok.clone()))?;
+        r.register(Box::new(m.build_info.clone()))?;
+        r.register(Box::new(m.start_time.clone()))?;
+        r.register(Box::new(m.am_delivered.clone()))?;
+        r.register(Box::new(m.am_failures.clone()))?;
+        r.register(Box::new(m.am_spooled.clone()))?;
+        r.register(Box::new(m.am_dropped.clone()))?;
+        r.register(Box::new(m.sink_write_errors.clone()))?;
+        // Series that must exist before anything happens, so that dashboards and rules see 0.
+        for r in ["ok", "error"] {
+            m.reloads.with_label_values(&[r]);
+        }
+        for r in ["spool_full", "channel_full", "rejected"] {
+            m.am_dropped.with_label_values(&[r]);
+        }
+        for s in ["alerts", "flows"] {
+            m.sink_write_errors.with_label_values(&[s]);
+        }
+        m.last_reload_ok.set(1);
+        m.build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        Ok(m)
+    }
+}
+
+/// Sums the workers' published snapshots at scrape time.
+struct WorkerCollector {
+    slots: Arc<Vec<WorkerSlot>>,
+    descs: Vec<Desc>,
+}
+
+impl Collector for WorkerCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        self.descs.iter().collect()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let mut total = Stats::default();
+        let mut latency = new_latency_histogram();
+        for s in self.slots.iter() {
+            total.merge(&s.stats.lock().unwrap_or_else(PoisonError::into_inner));
+            let h = s.latency.lock().unwrap_or_else(PoisonError::into_inner);
+            // Same bounds on both sides: cannot fail.
+            let _ = latency.add(&*h);
+        }
+        let mut out = total.families();
+        out.push(latency_family(&latency));
+        out
+    }
+}
+
+fn latency_family(h: &Histogram<u64>) -> MetricFamily {
+    let mut sum = Summary::default();
+    sum.set_sample_count(h.len());
+    sum.set_sample_sum(h.mean() * h.len() as f64 / 1e6);
+    sum.set_quantile(
+        QUANTILES
+            .iter()
+            .map(|q| {
+                let mut x = Quantile::default();
+                x.set_quantile(*q);
+                x.set_value(h.value_at_quantile(*q) as f64 / 1e6);
+                x
+            })
+            .collect(),
+    );
+    let mut m = Metric::default();
+    m.set_summary(sum);
+    let mut mf = MetricFamily::default();
+    mf.set_name(PACKET_LATENCY_SECONDS.to_string());
+    mf.set_help(help(PACKET_LATENCY_SECONDS).to_string());
+    mf.set_field_type(MetricType::SUMMARY);
+    mf.mut_metric().push(m);
+    mf
+}
+
+fn worker_descs() -> Result<Vec<Desc>, prometheus::Error> {
+    let labels: &[(&str, &[&str])] = &[
+        (PACKETS_TOTAL, &[]),
+        (BYTES_TOTAL, &[]),
+        (DECODE_SKIPPED_TOTAL, &["reason"]),
+        (DECODE_ERRORS_TOTAL, &[]),
+        (FLOWS_CREATED_TOTAL, &[]),
+        (FLOWS_ENDED_TOTAL, &["reason"]),
+        (FLOWS_EVICTED_TOTAL, &[]),
+        (FLOWS_ACTIVE, &[]),
+        (EGRESS_BYTES_TOTAL, &["tenant", "country", "personal_data"]),
+        (ALERTS_TOTAL, &["tenant", "kind", "country"]),
+        (PII_SCANNED_BYTES_TOTAL, &[]),
+        (PII_FINDINGS_DROPPED_TOTAL, &[]),
+        (GEO_CACHE_LOOKUPS_TOTAL, &["result"]),
+        (PACKET_LATENCY_SECONDS, &[]),
+    ];
+    labels
+        .iter()
+        .map(|(n, l)| {
+            Desc::new(
+                n.to_string(),
+                help(n).to_string(),
+                l.iter().map(|s| s.to_string()).collect(),
+                Default::default(),
+            )
+        })
+        .collect()
+}
+
+/// The registry and everything the pipeline shares with it.
+pub struct Exporter {
+    pub registry: Registry,
+    pub pipeline: PipelineMetrics,
+    pub slots: Arc<Vec<WorkerSlot>>,
+    /// True while the capture is running (`/healthz`).
+    pub healthy: AtomicBool,
+}
+
+impl std::fmt::Debug for Exporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exporter")
+            .field("workers", &self.slots.len())
+            .finish()
+    }
+}
+
+impl Exporter {
+    pub fn new(workers: usize) -> Result<Arc<Exporter>, ExporterError> {
+        let registry = Registry::new();
+        let pipeline = PipelineMetrics::new(&registry)?;
+        let slots = Arc::new((0..workers).map(|_| WorkerSlot::new()).collect::<Vec<_>>());
+        registry.register(Box::new(WorkerCollector {
+            slots: slots.clone(),
+            descs: worker_descs()?,
+        }))?;
+        pipeline.workers.set(workers as i64);
+        for w in 0..workers {
+            pipeline
+                .channel_dropped
+                .with_label_values(&[&w.to_string()]);
+        }
+        Ok(Arc::new(Exporter {
+            registry,
+            pipeline,
+            slots,
+            healthy: AtomicBool::new(false),
+        }))
+    }
+
+    /// Sum of the workers' last published counters.
+    pub fn worker_totals(&self) -> Stats {
+        let mut total = Stats::default();
+        for s in self.slots.iter() {
+            total.merge(&s.stats.lock().unwrap_or_else(PoisonError::into_inner));
+        }
+        total
+    }
+
+    /// Text exposition of everything.
+    pub fn render(&self) -> String {
+        encode(&self.registry.gather())
+    }
+}
+
+/// The HTTP endpoint; stops when dropped.
+pub struct HttpServer {
+    server: Arc<tiny_http::Server>,
+    thread: Option<thread::JoinHandle<()>>,
+    pub addr: SocketAddr,
+}
+
+impl HttpServer {
+    /// Serves `/metrics` and `/healthz` on `addr` from a thread of its own.
+    pub fn start(addr: SocketAddr, exp: Arc<Exporter>) -> Result<HttpServer, ExporterError> {
+        let server = tiny_http::Server::http(addr).map_err(|e| ExporterError::Listen {
+            addr,
+            reason: e.to_string(),
+        })?;
+        let bound = server.server_addr().to_ip().unwrap_or(addr);
+        let server = Arc::new(server);
+        let srv = server.clone();
+        let thread = thread::Builder::new()
+            .name("metrics-http".into())
+            .spawn(move || serve(&srv, &exp))
+            .map_err(|e| ExporterError::Listen {
+                addr,
+                reason: e.to_string(),
+            })?;
+        tracing::info!(addr = %bound, "metrics_listening");
+        Ok(HttpServer {
+            server,
+            thread: Some(thread),
+            addr: bound,
+        })
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn serve(server: &tiny_http::Server, exp: &Exporter) {
+    for req in server.incoming_requests() {
+        let path = req.url().split('?').next().unwrap_or("");
+        let resp = match path {
+            "/metrics" => {
+                let r = tiny_http::Response::from_string(exp.render());
+                match tiny_http::Header::from_bytes(
+                    &b"Content-Type"[..],
+                    &b"text/plain; version=0.0.4; charset=utf-8"[..],
+                ) {
+                    Ok(h) => r.with_header(h),
+                    Err(()) => r,
+                }
+            }
+            "/healthz" => {
+                if exp.healthy.load(Ordering::Relaxed) {
+                    tiny_http::Response::from_string("ok\n")
+                } else {
+                    tiny_http::Response::from_string("capture not running\n").with_status_code(503)
+                }
+            }
+            _ => tiny_http::Response::from_string("not found\n").with_status_code(404),
+        };
+        if let Err(e) = req.respond(resp) {
+            tracing::debug!(error = %e, "metrics_respond_error");
+        }
+    }
+}
