@@ -11,8 +11,11 @@ use pcap::{Active, Capture, Precision};
 use super::{CaptureConfig, Frame, LinkType};
 use crate::time::{wall_clock, Timestamp};
 
-/// How long a read waits for a packet before reporting `Idle`.
-pub const READ_TIMEOUT: Duration = Duration::from_millis(50);
+/// AF_PACKET (pnet) reads block this long at most before reporting `Idle`; pnet has no
+/// non-blocking mode, so this bounds the batching latency that backend adds.
+pub const PNET_READ_TIMEOUT: Duration = Duration::from_millis(5);
+/// libpcap handles are non-blocking; [`LiveCapture::wait`] sleeps on the descriptor up to this.
+pub const WAIT_TIMEOUT: Duration = Duration::from_millis(100);
 
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {
@@ -44,7 +47,7 @@ pub struct SourceStats {
 #[derive(Debug)]
 pub enum Read {
     Frame(Frame),
-    /// Nothing arrived within [`READ_TIMEOUT`].
+    /// Nothing is waiting right now (libpcap) or within [`PNET_READ_TIMEOUT`] (pnet).
     Idle,
 }
 
@@ -106,7 +109,7 @@ impl LiveCapture {
             .snaplen(i32::try_from(cfg.snaplen).unwrap_or(i32::MAX))
             .promisc(cfg.promiscuous)
             .buffer_size(i32::try_from(cfg.buffer_bytes).unwrap_or(i32::MAX))
-            .timeout(READ_TIMEOUT.as_millis() as i32)
+            .timeout(WAIT_TIMEOUT.as_millis() as i32)
             .immediate_mode(true);
         // Nanosecond timestamps where the platform has them; microseconds otherwise.
         let (cap, nano) = match inactive.precision(Precision::Nano).open() {
@@ -117,14 +120,16 @@ impl LiveCapture {
                     .snaplen(i32::try_from(cfg.snaplen).unwrap_or(i32::MAX))
                     .promisc(cfg.promiscuous)
                     .buffer_size(i32::try_from(cfg.buffer_bytes).unwrap_or(i32::MAX))
-                    .timeout(READ_TIMEOUT.as_millis() as i32)
+                    .timeout(WAIT_TIMEOUT.as_millis() as i32)
                     .immediate_mode(true)
                     .open()
                     .map_err(open_err)?,
                 false,
             ),
         };
-        let mut cap = cap;
+        // Non-blocking: a read that finds nothing returns at once, so the pipeline can send a
+        // partial batch the moment the capture runs dry instead of after a read timeout.
+        let mut cap = cap.setnonblock().map_err(open_err)?;
         if let Some(f) = &cfg.bpf_filter {
             cap.filter(f, true).map_err(|e| LiveError::Filter {
                 iface: iface.to_string(),
@@ -168,7 +173,7 @@ impl LiveCapture {
                 message: "no such interface".to_string(),
             })?;
         let config = pnet_datalink::Config {
-            read_timeout: Some(READ_TIMEOUT),
+            read_timeout: Some(PNET_READ_TIMEOUT),
             read_buffer_size: cfg.snaplen as usize,
             promiscuous: cfg.promiscuous,
             ..Default::default()
@@ -203,7 +208,20 @@ impl LiveCapture {
         }
     }
 
-    /// The next frame, or `Idle` after [`READ_TIMEOUT`] without one.
+    /// Blocks until a frame may be waiting or `timeout` passed (libpcap: poll(2) on the
+    /// capture descriptor; pnet: returns at once, its reads block by themselves).
+    pub fn wait(&mut self, timeout: Duration) {
+        if let LiveCapture::Pcap { cap, .. } = self {
+            use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+            use std::os::fd::AsFd;
+            let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
+            let mut fds = [PollFd::new(cap.as_fd(), PollFlags::POLLIN)];
+            // EINTR (a signal) or any error: return and let the caller look around.
+            let _ = poll(&mut fds, PollTimeout::from(ms));
+        }
+    }
+
+    /// The next frame, or `Idle` when none is waiting.
     pub fn read(&mut self) -> Result<Read, LiveError> {
         match self {
             LiveCapture::Pcap {

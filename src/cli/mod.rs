@@ -224,6 +224,31 @@ pub fn run(cli: Cli) -> Result<i32> {
             }
             println!("  geo overrides: {}", cfg.geo.overrides.len());
             println!(
+                "  capture: snaplen {}, promiscuous {}, buffer {} bytes, filter {:?}",
+                cfg.capture.snaplen,
+                cfg.capture.promiscuous,
+                cfg.capture.buffer_bytes,
+                cfg.capture.bpf_filter.as_deref().unwrap_or("")
+            );
+            println!(
+                "  pipeline: workers {}, {} batches per worker; metrics on {}",
+                cfg.pipeline.workers.map_or_else(
+                    || format!("{} (cores)", pipeline::default_workers()),
+                    |n| n.to_string()
+                ),
+                cfg.pipeline.channel_batches,
+                cfg.metrics_listen
+            );
+            for am in &cfg.alertmanager {
+                println!(
+                    "  alertmanager: {} (batch {}, spool {} up to {} alerts)",
+                    am.url,
+                    am.batch_size,
+                    am.spool_dir.display(),
+                    am.spool_max_alerts
+                );
+            }
+            println!(
                 "  jurisdiction groups: {}",
                 cfg.jurisdictions
                     .groups

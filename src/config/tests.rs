@@ -206,3 +206,74 @@ fn jurisdiction_cycles_and_bad_members_are_refused() {
         "{e:?}"
     );
 }
+
+#[test]
+fn sidecar_sections_compile_with_defaults_and_overrides() {
+    let c = compile_text(BASE).expect("base");
+    assert_eq!(c.capture, CaptureConfig::default());
+    assert_eq!(c.pipeline, PipelineConfig::default());
+    assert_eq!(c.metrics_listen.to_string(), DEFAULT_METRICS_LISTEN);
+    assert!(c.alertmanager.is_empty());
+    let text = format!(
+        "{BASE}\n[capture]\nsnaplen = 1514\npromiscuous = false\nbuffer_bytes = 1048576\nbpf_filter = \"tcp or udp\"\n\
+         [pipeline]\nworkers = 3\nchannel_batches = 8\n[metrics]\nlisten = \"[::1]:9999\"\n\
+         [[alert.sink]]\ntype = \"alertmanager\"\nurl = \"http://127.0.0.1:9093/\"\nbatch_size = 10\nspool_dir = \"spool\"\nretry_initial_ms = 100\nretry_max_secs = 2\n"
+    );
+    let c = compile_text(&text).expect("sidecar config");
+    assert_eq!(c.capture.snaplen, 1514);
+    assert!(!c.capture.promiscuous);
+    assert_eq!(c.capture.bpf_filter.as_deref(), Some("tcp or udp"));
+    assert_eq!(c.pipeline.workers, Some(3));
+    assert_eq!(c.pipeline.channel_batches, 8);
+    assert_eq!(c.metrics_listen.to_string(), "[::1]:9999");
+    let am = &c.alertmanager[0];
+    assert_eq!(am.url, "http://127.0.0.1:9093", "trailing slash trimmed");
+    assert_eq!(am.batch_size, 10);
+    assert_eq!(
+        am.spool_dir,
+        Path::new("./spool"),
+        "relative to the config file"
+    );
+    assert_eq!(am.retry_initial, Duration::from_millis(100));
+    assert_eq!(am.retry_max, Duration::from_secs(2));
+}
+
+#[test]
+fn sidecar_sections_refuse_bad_values_naming_the_key() {
+    check_err(
+        &format!("{BASE}\n[capture]\nsnaplen = 10\n"),
+        &["capture.snaplen", "64..=262144"],
+    );
+    check_err(
+        &format!("{BASE}\n[capture]\nbpf_filter = \"tcp and and\"\n"),
+        &["capture.bpf_filter", "tcp and and"],
+    );
+    check_err(
+        &format!("{BASE}\n[capture]\nsnaplen_bytes = 100\n"),
+        &["unknown field", "snaplen_bytes"],
+    );
+    check_err(
+        &format!("{BASE}\n[pipeline]\nworkers = 1000\n"),
+        &["pipeline.workers", "256"],
+    );
+    check_err(
+        &format!("{BASE}\n[metrics]\nlisten = \"localhost\"\n"),
+        &["metrics.listen", "address:port"],
+    );
+    check_err(
+        &format!("{BASE}\n[[alert.sink]]\ntype = \"slack\"\nurl = \"http://x\"\n"),
+        &["alert.sink[0].type", "slack"],
+    );
+    check_err(
+        &format!("{BASE}\n[[alert.sink]]\ntype = \"alertmanager\"\n"),
+        &["alert.sink[0].url", "required"],
+    );
+    check_err(
+        &format!("{BASE}\n[[alert.sink]]\ntype = \"alertmanager\"\nurl = \"ftp://x\"\n"),
+        &["alert.sink[0].url", "http://"],
+    );
+    check_err(
+        &format!("{BASE}\n[[alert.sink]]\ntype = \"alertmanager\"\nurl = \"http://x\"\nretry_initial_ms = 5000\nretry_max_secs = 1\n"),
+        &["alert.sink[0].retry_max_secs", "shorter"],
+    );
+}

@@ -42,6 +42,9 @@ const PUBLISH_EVERY: Duration = Duration::from_millis(250);
 const CAPTURE_STATS_EVERY: Duration = Duration::from_secs(1);
 /// On shutdown, frames already buffered by the capture are still read, up to this long.
 const DRAIN_LIMIT: Duration = Duration::from_secs(2);
+/// When the capture is dry, sleep on it this long at most before looking at control requests
+/// and timers again.
+const IDLE_WAIT: Duration = Duration::from_millis(100);
 /// Event batches queued between workers and the sinks.
 const SINK_CHANNEL: usize = 1024;
 
@@ -368,6 +371,7 @@ fn capture_live(
                 if draining.is_some() {
                     break; // the buffer is empty
                 }
+                cap.wait(IDLE_WAIT);
             }
             Err(e) => {
                 tracing::error!(error = %e, "capture_failed");
