@@ -61,6 +61,16 @@ pub enum SinkError {
     Thread(io::Error),
 }
 
+/// Alertmanager routes on the Prometheus convention (critical, warning, info), the same words
+/// the bundled Prometheus rules use; the JSON record keeps sovereign's own scale.
+fn am_severity(s: &str) -> &'static str {
+    match s {
+        "high" => "critical",
+        "medium" => "warning",
+        _ => "info",
+    }
+}
+
 /// The Alertmanager API v2 object for one alert record.
 pub fn am_alert(rec: &AlertRecord) -> Value {
     let country = rec
@@ -83,7 +93,7 @@ pub fn am_alert(rec: &AlertRecord) -> Value {
         "tenant": rec.tenant,
         "kind": rec.alert.kind,
         "country": country,
-        "severity": rec.alert.severity,
+        "severity": am_severity(rec.alert.severity),
         "alert_id": format!("{}-{}", rec.ends.flow_id, rec.alert.kind),
     });
     if let (Some(s), Some(m)) = (&rec.ends.sensor, labels.as_object_mut()) {
@@ -398,6 +408,72 @@ mod tests {
         let d = std::env::temp_dir().join(format!("sovereign-spool-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&d);
         d
+    }
+
+    fn record() -> AlertRecord {
+        use crate::alert::{AlertBody, Detected, Endpoints, GeoField, PersonalData};
+        AlertRecord {
+            timestamp: "2026-11-29T08:00:00.000001Z".into(),
+            event_type: "alert",
+            ends: Endpoints {
+                flow_id: 42,
+                sensor: Some("gw-1".into()),
+                src_ip: "192.0.2.10".parse().unwrap(),
+                src_port: 40000,
+                dest_ip: "198.51.100.10".parse().unwrap(),
+                dest_port: 443,
+                proto: "TCP".into(),
+                vlan: vec![],
+                direction: "outbound",
+            },
+            tenant: "eu-clinic".into(),
+            alert: AlertBody {
+                kind: "residency",
+                severity: "high",
+                reason: "personal data of eu-clinic sent to US (not in EEA)".into(),
+            },
+            dest_geo: GeoField {
+                country: Some("US".into()),
+                source: Some("override".into()),
+                special: None,
+                embedded_ipv4: None,
+            },
+            personal_data: PersonalData {
+                declared: false,
+                detected: vec![Detected {
+                    kind: "email",
+                    count: 1,
+                    masked: "j***@example.org".into(),
+                    hmac: "ab".into(),
+                }],
+                detected_not_listed: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn alertmanager_object_has_the_documented_labels_and_annotations() {
+        let v = am_alert(&record());
+        let l = &v["labels"];
+        assert_eq!(l["alertname"], "sovereign_residency");
+        assert_eq!(l["tenant"], "eu-clinic");
+        assert_eq!(l["kind"], "residency");
+        assert_eq!(l["country"], "US");
+        assert_eq!(l["severity"], "critical");
+        assert_eq!(l["sensor"], "gw-1");
+        assert_eq!(l["alert_id"], "42-residency");
+        assert_eq!(v["startsAt"], "2026-11-29T08:00:00.000001Z");
+        let a = &v["annotations"];
+        assert_eq!(
+            a["reason"],
+            "personal data of eu-clinic sent to US (not in EEA)"
+        );
+        assert_eq!(
+            a["flow"],
+            "TCP 192.0.2.10:40000 -> 198.51.100.10:443 (outbound) flow_id=42"
+        );
+        // Identifiers (even masked) stay in the JSON record, not in Alertmanager.
+        assert!(!v.to_string().contains("example.org"));
     }
 
     #[test]

@@ -3,7 +3,6 @@
 //! the daemon's process concerns (signals, reload, dropping root). It never reads packets or
 //! evaluates rules itself.
 
-use std::fs::File;
 use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -142,11 +141,20 @@ fn hmac_key(cfg: &Config) -> Result<Vec<u8>> {
     Ok(k)
 }
 
-fn sink(path: Option<&Path>) -> Result<JsonLines> {
+/// A JSON-lines sink on a file or stdout. `replay` truncates (one run, one file); `run`
+/// appends, so a restart keeps earlier alerts and logrotate's copytruncate leaves no holes.
+fn sink(path: Option<&Path>, append: bool) -> Result<JsonLines> {
     Ok(match path {
-        Some(p) => JsonLines::new(Box::new(
-            File::create(p).with_context(|| format!("{}: cannot create", p.display()))?,
-        )),
+        Some(p) => {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .write(true)
+                .append(append)
+                .truncate(!append)
+                .open(p)
+                .with_context(|| format!("{}: cannot open for writing", p.display()))?;
+            JsonLines::new(Box::new(f))
+        }
         None => JsonLines::new(Box::new(std::io::stdout())),
     })
 }
@@ -167,8 +175,8 @@ pub fn run(cli: Cli) -> Result<i32> {
             let geo = Arc::new(GeoDb::open(&cfg.geo)?);
             let rt = Arc::new(Runtime::new(&cfg, geo, &hmac_key(&cfg)?));
             let sinks = Sinks {
-                alerts: sink(alerts.as_deref())?,
-                flows: flows.as_deref().map(|p| sink(Some(p))).transpose()?,
+                alerts: sink(alerts.as_deref(), false)?,
+                flows: flows.as_deref().map(|p| sink(Some(p), false)).transpose()?,
                 alertmanager: None,
             };
             let n = worker_count(workers, &cfg)?;
@@ -458,8 +466,12 @@ fn run_daemon(a: RunArgs) -> Result<i32> {
         am = Some(AlertmanagerSink::start(c.clone(), exp.pipeline.clone())?);
     }
     let sinks = Sinks {
-        alerts: sink(a.alerts.as_deref())?,
-        flows: a.flows.as_deref().map(|p| sink(Some(p))).transpose()?,
+        alerts: sink(a.alerts.as_deref(), true)?,
+        flows: a
+            .flows
+            .as_deref()
+            .map(|p| sink(Some(p), true))
+            .transpose()?,
         alertmanager: am,
     };
     let mut signals = signal_hook::iterator::Signals::new([SIGHUP, SIGTERM, SIGINT])

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use prometheus::core::{Collector, Desc};
@@ -16,10 +16,14 @@ use prometheus::proto::{Metric, MetricFamily, MetricType, Quantile, Summary};
 use prometheus::{Gauge, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
 use super::*;
+use crate::time::monotonic;
 
 /// Latency is recorded in microseconds, from 1 µs to 60 s, 3 significant digits.
 const LATENCY_MAX_US: u64 = 60_000_000;
 const QUANTILES: [f64; 4] = [0.5, 0.9, 0.99, 0.999];
+/// Quantiles cover the last 5 to 10 minutes (two rotating halves), like a Prometheus summary's
+/// sliding window; `_sum` and `_count` cover the whole run.
+const LATENCY_HALF_WINDOW: Duration = Duration::from_secs(300);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExporterError {
@@ -33,15 +37,89 @@ pub enum ExporterError {
 #[derive(Debug)]
 pub struct WorkerSlot {
     pub stats: Mutex<Stats>,
-    pub latency: Mutex<Histogram<u64>>,
+    pub latency: Mutex<LatencyWindow>,
 }
 
 impl WorkerSlot {
     fn new() -> WorkerSlot {
         WorkerSlot {
             stats: Mutex::new(Stats::default()),
-            latency: Mutex::new(new_latency_histogram()),
+            latency: Mutex::new(LatencyWindow::new(monotonic())),
         }
+    }
+}
+
+/// A worker's latency: the current and previous half-window, and all-time count and sum.
+#[derive(Debug)]
+pub struct LatencyWindow {
+    cur: Histogram<u64>,
+    prev: Histogram<u64>,
+    since: Instant,
+    count: u64,
+    sum_us: u64,
+}
+
+impl LatencyWindow {
+    fn new(now: Instant) -> LatencyWindow {
+        LatencyWindow {
+            cur: new_latency_histogram(),
+            prev: new_latency_histogram(),
+            since: now,
+            count: 0,
+            sum_us: 0,
+        }
+    }
+
+    fn rotate(&mut self, now: Instant) {
+        let age = now.saturating_duration_since(self.since);
+        if age >= LATENCY_HALF_WINDOW * 2 {
+            self.prev.reset();
+            self.cur.reset();
+            self.since = now;
+        } else if age >= LATENCY_HALF_WINDOW {
+            std::mem::swap(&mut self.prev, &mut self.cur);
+            self.cur.reset();
+            self.since = now;
+        }
+    }
+
+    /// Adds what a worker recorded since its last publication.
+    pub fn add(&mut self, rec: &LatencyRecorder, now: Instant) {
+        self.rotate(now);
+        // Same bounds on both sides: cannot fail.
+        let _ = self.cur.add(&rec.hist);
+        self.count += rec.hist.len();
+        self.sum_us += rec.sum_us;
+    }
+}
+
+/// A worker's latency since it last published.
+#[derive(Debug)]
+pub struct LatencyRecorder {
+    hist: Histogram<u64>,
+    sum_us: u64,
+}
+
+impl Default for LatencyRecorder {
+    fn default() -> Self {
+        LatencyRecorder {
+            hist: new_latency_histogram(),
+            sum_us: 0,
+        }
+    }
+}
+
+impl LatencyRecorder {
+    /// Records `n` frames that took `d` from capture to verdict.
+    pub fn record(&mut self, d: Duration, n: u64) {
+        let us = (d.as_micros() as u64).clamp(1, LATENCY_MAX_US);
+        self.hist.saturating_record_n(us, n);
+        self.sum_us = self.sum_us.saturating_add(us.saturating_mul(n));
+    }
+
+    pub fn clear(&mut self) {
+        self.hist.reset();
+        self.sum_us = 0;
     }
 }
 
@@ -49,12 +127,6 @@ impl WorkerSlot {
 #[allow(clippy::expect_used)] // constant, valid bounds: not data
 pub fn new_latency_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, LATENCY_MAX_US, 3).expect("valid histogram bounds")
-}
-
-/// Records `n` frames that took `d` from capture to verdict.
-pub fn record_latency(h: &mut Histogram<u64>, d: Duration, n: u64) {
-    let us = (d.as_micros() as u64).clamp(1, LATENCY_MAX_US);
-    h.saturating_record_n(us, n);
 }
 
 /// Counters bumped by the pipeline, capture and sinks (not per packet).
@@ -149,23 +221,29 @@ impl Collector for WorkerCollector {
 
     fn collect(&self) -> Vec<MetricFamily> {
         let mut total = Stats::default();
-        let mut latency = new_latency_histogram();
+        let mut window = new_latency_histogram();
+        let (mut count, mut sum_us) = (0, 0);
+        let now = monotonic();
         for s in self.slots.iter() {
             total.merge(&s.stats.lock().unwrap_or_else(PoisonError::into_inner));
-            let h = s.latency.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut w = s.latency.lock().unwrap_or_else(PoisonError::into_inner);
+            w.rotate(now);
             // Same bounds on both sides: cannot fail.
-            let _ = latency.add(&*h);
+            let _ = window.add(&w.prev);
+            let _ = window.add(&w.cur);
+            count += w.count;
+            sum_us += w.sum_us;
         }
         let mut out = total.families();
-        out.push(latency_family(&latency));
+        out.push(latency_family(&window, count, sum_us));
         out
     }
 }
 
-fn latency_family(h: &Histogram<u64>) -> MetricFamily {
+fn latency_family(h: &Histogram<u64>, count: u64, sum_us: u64) -> MetricFamily {
     let mut sum = Summary::default();
-    sum.set_sample_count(h.len());
-    sum.set_sample_sum(h.mean() * h.len() as f64 / 1e6);
+    sum.set_sample_count(count);
+    sum.set_sample_sum(sum_us as f64 / 1e6);
     sum.set_quantile(
         QUANTILES
             .iter()
@@ -340,5 +418,58 @@ fn serve(server: &tiny_http::Server, exp: &Exporter) {
         if let Err(e) = req.respond(resp) {
             tracing::debug!(error = %e, "metrics_respond_error");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_window_forgets_old_quantiles_but_keeps_count_and_sum() {
+        let t0 = monotonic();
+        let mut w = LatencyWindow::new(t0);
+        let mut r = LatencyRecorder::default();
+        r.record(Duration::from_millis(2), 10);
+        w.add(&r, t0);
+        assert_eq!((w.count, w.sum_us), (10, 20_000));
+        assert_eq!(w.cur.len(), 10);
+        // One half-window later the samples move to `prev` (still in the quantiles).
+        w.rotate(t0 + LATENCY_HALF_WINDOW);
+        assert_eq!((w.cur.len(), w.prev.len()), (0, 10));
+        // Two half-windows after that, they are gone; count and sum stay.
+        w.rotate(t0 + LATENCY_HALF_WINDOW * 3);
+        assert_eq!((w.cur.len(), w.prev.len()), (0, 0));
+        assert_eq!((w.count, w.sum_us), (10, 20_000));
+    }
+
+    #[test]
+    fn exposition_has_every_worker_family_and_zero_valued_pipeline_series() {
+        let exp = Exporter::new(2).expect("exporter");
+        let text = exp.render();
+        for name in [
+            PACKETS_TOTAL,
+            DECODE_ERRORS_TOTAL,
+            FLOWS_ACTIVE,
+            PACKET_LATENCY_SECONDS,
+            CONFIG_LAST_RELOAD_SUCCESSFUL,
+            BUILD_INFO,
+        ] {
+            assert!(
+                text.contains(&format!("# TYPE {name} ")),
+                "{name} missing:\n{text}"
+            );
+        }
+        assert!(text.contains("sovereign_channel_dropped_packets_total{worker=\"1\"} 0"));
+        assert!(
+            text.contains("sovereign_alertmanager_dropped_alerts_total{reason=\"spool_full\"} 0")
+        );
+        assert!(text.contains("sovereign_config_reloads_total{result=\"error\"} 0"));
+        assert!(text.contains("sovereign_packet_latency_seconds{quantile=\"0.99\"} 0"));
+        // Published worker stats are summed.
+        for (i, slot) in exp.slots.iter().enumerate() {
+            slot.stats.lock().unwrap().packets = 10 + i as u64;
+        }
+        assert!(exp.render().contains("sovereign_packets_total 21"));
     }
 }

@@ -23,7 +23,7 @@ use crate::capture::Frame;
 use crate::decode::decode;
 use crate::engine::{Engine, Runtime};
 use crate::flow::FlowKey;
-use crate::metrics::exporter::{new_latency_histogram, record_latency, Exporter};
+use crate::metrics::exporter::{Exporter, LatencyRecorder};
 use crate::metrics::Stats;
 use crate::time::{monotonic, wall_clock, Timestamp};
 
@@ -394,13 +394,14 @@ fn capture_live(
     exp.healthy.store(false, Ordering::SeqCst);
 }
 
-fn publish(exp: &Exporter, w: usize, engine: &mut Engine, hist: &mut hdrhistogram::Histogram<u64>) {
+fn publish(exp: &Exporter, w: usize, engine: &mut Engine, lat: &mut LatencyRecorder) {
     let slot = &exp.slots[w];
     *slot.stats.lock().unwrap_or_else(PoisonError::into_inner) = engine.stats().clone();
-    let mut h = slot.latency.lock().unwrap_or_else(PoisonError::into_inner);
-    // Same bounds on both sides: cannot fail.
-    let _ = h.add(&*hist);
-    hist.reset();
+    slot.latency
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .add(lat, monotonic());
+    lat.clear();
 }
 
 fn work(
@@ -412,7 +413,7 @@ fn work(
 ) {
     let mut engine = Engine::shard(rt, exp.slots.len());
     let mut events = Vec::new();
-    let mut hist = new_latency_histogram();
+    let mut hist = LatencyRecorder::default();
     let mut last_publish = monotonic();
     for msg in rx {
         match msg {
@@ -425,8 +426,7 @@ fn work(
                     engine.process(f, &mut events);
                 }
                 let now = monotonic();
-                record_latency(
-                    &mut hist,
+                hist.record(
                     now.saturating_duration_since(b.read_at),
                     b.frames.len() as u64,
                 );
