@@ -21,8 +21,6 @@ use crate::time::monotonic;
 
 /// Alerts queued between the pipeline and the sink thread.
 const CHANNEL: usize = 4096;
-/// How long shutdown keeps trying to deliver before leaving the rest in the spool.
-const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 const SPOOL_FILE: &str = "pending.jsonl";
 
 /// `[[alert.sink]] type = "alertmanager"`.
@@ -37,6 +35,8 @@ pub struct AlertmanagerConfig {
     pub retry_max: Duration,
     pub spool_dir: PathBuf,
     pub spool_max_alerts: usize,
+    /// How long shutdown keeps trying to deliver before leaving the rest in the spool.
+    pub drain_timeout: Duration,
 }
 
 impl Default for AlertmanagerConfig {
@@ -49,6 +49,7 @@ impl Default for AlertmanagerConfig {
             retry_max: Duration::from_secs(30),
             spool_dir: PathBuf::from("/var/lib/sovereign/alertmanager"),
             spool_max_alerts: 10_000,
+            drain_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -352,7 +353,7 @@ fn deliver(cfg: AlertmanagerConfig, mut spool: Spool, rx: Receiver<String>, m: P
             m.am_spooled.set(spool.len() as i64);
         }
         if let Some(since) = draining_since {
-            if spool.is_empty() || since.elapsed() >= DRAIN_LIMIT {
+            if spool.is_empty() || since.elapsed() >= cfg.drain_timeout {
                 if !spool.is_empty() {
                     tracing::warn!(alerts = spool.len(), spool = %spool.path.display(), "alertmanager_undelivered_at_exit");
                 }
@@ -361,7 +362,7 @@ fn deliver(cfg: AlertmanagerConfig, mut spool: Spool, rx: Receiver<String>, m: P
             if let Some(t) = retry_at {
                 thread::sleep(
                     t.saturating_duration_since(monotonic())
-                        .min(DRAIN_LIMIT.saturating_sub(since.elapsed())),
+                        .min(cfg.drain_timeout.saturating_sub(since.elapsed())),
                 );
             }
         }
@@ -474,6 +475,141 @@ mod tests {
         );
         // Identifiers (even masked) stay in the JSON record, not in Alertmanager.
         assert!(!v.to_string().contains("example.org"));
+    }
+
+    /// A stand-in Alertmanager on loopback: answers 503 while `down`, else 200, and keeps the
+    /// bodies it accepted.
+    struct FakeAm {
+        url: String,
+        down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+        accepted: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+        refused: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    fn fake_am() -> FakeAm {
+        use std::io::Read;
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        use std::sync::{Arc, Mutex};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", l.local_addr().unwrap());
+        let down = Arc::new(AtomicBool::new(true));
+        let accepted = Arc::new(Mutex::new(Vec::new()));
+        let refused = Arc::new(AtomicUsize::new(0));
+        let (d, a, r) = (down.clone(), accepted.clone(), refused.clone());
+        thread::spawn(move || {
+            for conn in l.incoming() {
+                let Ok(mut c) = conn else { continue };
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                // Read the head, then Content-Length bytes of body.
+                let body = loop {
+                    let n = c.read(&mut chunk).unwrap_or(0);
+                    if n == 0 {
+                        break None;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).into_owned();
+                    if let Some(h) = text.find("\r\n\r\n") {
+                        let len: usize = text[..h]
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if buf.len() >= h + 4 + len {
+                            break Some(buf[h + 4..h + 4 + len].to_vec());
+                        }
+                    }
+                };
+                let Some(body) = body else { continue };
+                let status = if d.load(Ordering::SeqCst) {
+                    r.fetch_add(1, Ordering::SeqCst);
+                    "503 Service Unavailable"
+                } else {
+                    let v: Value = serde_json::from_slice(&body).unwrap();
+                    a.lock()
+                        .unwrap()
+                        .extend(v.as_array().unwrap().iter().cloned());
+                    "200 OK"
+                };
+                let _ = c.write_all(
+                    format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                        .as_bytes(),
+                );
+            }
+        });
+        FakeAm {
+            url,
+            down,
+            accepted,
+            refused,
+        }
+    }
+
+    #[test]
+    fn outage_alerts_are_spooled_survive_a_restart_and_are_delivered_once() {
+        use std::sync::atomic::Ordering;
+        let am = fake_am();
+        let dir = scratch("deliver");
+        let cfg = AlertmanagerConfig {
+            url: am.url.clone(),
+            batch_size: 2,
+            timeout: Duration::from_secs(2),
+            retry_initial: Duration::from_millis(20),
+            retry_max: Duration::from_millis(100),
+            spool_dir: dir.clone(),
+            spool_max_alerts: 100,
+            drain_timeout: Duration::from_millis(200),
+        };
+        let exp = crate::metrics::exporter::Exporter::new(1).unwrap();
+        // Alertmanager down: three alerts are refused, retried, and stay in the spool when
+        // sovereign stops (the drain gives up after drain_timeout).
+        let mut sink = AlertmanagerSink::start(cfg.clone(), exp.pipeline.clone()).unwrap();
+        let mut rec = record();
+        for id in [1, 2, 3] {
+            rec.ends.flow_id = id;
+            sink.send(&rec);
+        }
+        let t0 = monotonic();
+        while am.refused.load(Ordering::SeqCst) < 2 && t0.elapsed() < Duration::from_secs(5) {
+            thread::sleep(Duration::from_millis(10));
+        }
+        assert!(am.refused.load(Ordering::SeqCst) >= 2, "no retries");
+        assert!(exp.pipeline.am_failures.get() >= 2);
+        sink.finish();
+        let spooled = Spool::open(&dir, 100).unwrap();
+        assert_eq!(
+            spooled.len(),
+            3,
+            "alerts must be on disk before any POST succeeds"
+        );
+        drop(spooled);
+        // Alertmanager back, sovereign restarted: the spool is delivered, each alert once.
+        am.down.store(false, Ordering::SeqCst);
+        let mut sink2 = AlertmanagerSink::start(cfg, exp.pipeline.clone()).unwrap();
+        rec.ends.flow_id = 4;
+        sink2.send(&rec);
+        sink2.finish();
+        let ids: Vec<String> = am
+            .accepted
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|v| v["labels"]["alert_id"].as_str().unwrap().to_string())
+            .collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(
+            sorted,
+            ["1-residency", "2-residency", "3-residency", "4-residency"]
+        );
+        assert_eq!(ids.len(), 4, "each alert delivered once: {ids:?}");
+        assert_eq!(Spool::open(&dir, 100).unwrap().len(), 0);
+        assert_eq!(exp.pipeline.am_spooled.get(), 0);
+        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]

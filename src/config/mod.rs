@@ -574,6 +574,11 @@ fn compile_sink(
             .as_deref()
             .map_or(d.spool_dir, |p| resolve(base, p)),
         spool_max_alerts,
+        drain_timeout: cx.secs(
+            &k("drain_timeout_secs"),
+            raw.drain_timeout_secs,
+            d.drain_timeout,
+        )?,
     })
 }
 

@@ -94,6 +94,8 @@ pub struct RawSink {
     pub spool_dir: Option<String>,
     #[serde(default)]
     pub spool_max_alerts: Option<usize>,
+    #[serde(default)]
+    pub drain_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

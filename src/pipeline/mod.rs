@@ -38,6 +38,8 @@ const TICK_EVERY: Duration = Duration::from_secs(1);
 const TICK_LAG: Duration = Duration::from_secs(1);
 /// Workers publish their counters this often.
 const PUBLISH_EVERY: Duration = Duration::from_millis(250);
+/// An idle worker (empty channel) publishes this soon after its last publication.
+const PUBLISH_IDLE: Duration = Duration::from_millis(20);
 /// Capture statistics are read this often.
 const CAPTURE_STATS_EVERY: Duration = Duration::from_secs(1);
 /// On shutdown, frames already buffered by the capture are still read, up to this long.
@@ -338,11 +340,19 @@ fn capture_live(
 ) {
     let exp = router.exp.clone();
     let iface = cap.iface().to_string();
-    // Series exist from the start (0), so rules and dashboards see them.
-    for r in ["kernel", "interface"] {
-        exp.pipeline.capture_dropped.with_label_values(&[&iface, r]);
+    // Series exist from the start (0), so rules and dashboards see them; a source without
+    // statistics (AF_PACKET via pnet) exports none rather than a misleading 0.
+    if cap.stats().is_some() {
+        for r in ["kernel", "interface"] {
+            exp.pipeline.capture_dropped.with_label_values(&[&iface, r]);
+        }
+        exp.pipeline.capture_received.with_label_values(&[&iface]);
+    } else {
+        tracing::warn!(
+            iface,
+            "capture_stats_unavailable: this backend reports no kernel drops"
+        );
     }
-    exp.pipeline.capture_received.with_label_values(&[&iface]);
     let mut seen = (0, 0, 0);
     let mut last_stats = monotonic();
     let mut last_tick = monotonic();
@@ -415,7 +425,7 @@ fn work(
     let mut events = Vec::new();
     let mut hist = LatencyRecorder::default();
     let mut last_publish = monotonic();
-    for msg in rx {
+    for msg in rx.iter() {
         match msg {
             WorkerMsg::Frames(b) => {
                 let mut ticks = b.ticks.iter().peekable();
@@ -445,7 +455,10 @@ fn work(
             break;
         }
         let now = monotonic();
-        if now.saturating_duration_since(last_publish) >= PUBLISH_EVERY {
+        let since = now.saturating_duration_since(last_publish);
+        // Under load every PUBLISH_EVERY; when the worker catches up, sooner, so that an idle
+        // sidecar's metrics are current.
+        if since >= PUBLISH_EVERY || (since >= PUBLISH_IDLE && rx.is_empty()) {
             last_publish = now;
             publish(&exp, w, &mut engine, &mut hist);
         }
