@@ -420,11 +420,24 @@ fn reload_runtime(
     Ok((cfg, rt))
 }
 
-fn drop_privileges(user: &str) -> Result<()> {
+/// Drops root for `user`. Directories the daemon keeps writing new files in (the Alertmanager
+/// spool) are handed to the user first; files already open stay writable through their
+/// descriptors.
+fn drop_privileges(user: &str, writable_dirs: &[PathBuf]) -> Result<()> {
     use nix::unistd::{setgid, setgroups, setuid, User};
     let u = User::from_name(user)
         .with_context(|| format!("--user {user}: cannot look up the user"))?
         .ok_or_else(|| anyhow::anyhow!("--user {user}: no such user"))?;
+    for dir in writable_dirs {
+        let mut paths = vec![dir.clone()];
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            paths.extend(entries.filter_map(|e| e.ok().map(|e| e.path())));
+        }
+        for p in paths {
+            std::os::unix::fs::chown(&p, Some(u.uid.as_raw()), Some(u.gid.as_raw()))
+                .with_context(|| format!("--user {user}: cannot chown {}", p.display()))?;
+        }
+    }
     setgroups(&[u.gid]).with_context(|| format!("--user {user}: setgroups"))?;
     setgid(u.gid).with_context(|| format!("--user {user}: setgid"))?;
     setuid(u.uid).with_context(|| format!("--user {user}: setuid"))?;
@@ -477,7 +490,12 @@ fn run_daemon(a: RunArgs) -> Result<i32> {
     let mut signals = signal_hook::iterator::Signals::new([SIGHUP, SIGTERM, SIGINT])
         .context("cannot install signal handlers")?;
     if let Some(u) = &a.user {
-        drop_privileges(u)?;
+        let spools: Vec<PathBuf> = cfg
+            .alertmanager
+            .iter()
+            .map(|c| c.spool_dir.clone())
+            .collect();
+        drop_privileges(u, &spools)?;
     }
 
     let control = Arc::new(Control::default());
