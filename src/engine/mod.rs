@@ -90,6 +90,9 @@ pub struct Engine {
     /// Egress bytes by (tenant, destination country, personal data) since the last
     /// [`Engine::stats`]; cheap keys on the packet path, named when folded into `stats`.
     egress: HashMap<(TenantId, Option<Country>, bool), u64>,
+    /// Geo hits, misses and scanned bytes of the cache and scanner replaced by reloads
+    /// (counters never go back).
+    counted: (u64, u64, u64),
 }
 
 impl Engine {
@@ -113,6 +116,7 @@ impl Engine {
             stats: Stats::default(),
             ended: Vec::new(),
             egress: HashMap::new(),
+            counted: (0, 0, 0),
         }
     }
 
@@ -122,6 +126,9 @@ impl Engine {
     /// follow it. The geo cache starts empty. The flow table keeps its size until restart.
     pub fn reload(&mut self, rt: Arc<Runtime>) {
         self.fold_egress();
+        self.counted.0 += self.geo.hits;
+        self.counted.1 += self.geo.misses;
+        self.counted.2 += self.scanner.bytes_scanned;
         self.geo = Geo::new(rt.geo.clone(), rt.geo_cache_size);
         self.scanner = Scanner::new(rt.hasher.clone());
         self.table.set_timeouts(&rt.flow);
@@ -155,9 +162,9 @@ impl Engine {
         self.fold_egress();
         self.stats.flows = self.table.stats();
         self.stats.flows_active = self.table.len() as u64;
-        self.stats.geo_hits = self.geo.hits;
-        self.stats.geo_misses = self.geo.misses;
-        self.stats.pii_scanned_bytes = self.scanner.bytes_scanned;
+        self.stats.geo_hits = self.counted.0 + self.geo.hits;
+        self.stats.geo_misses = self.counted.1 + self.geo.misses;
+        self.stats.pii_scanned_bytes = self.counted.2 + self.scanner.bytes_scanned;
         &self.stats
     }
 
@@ -443,5 +450,88 @@ fn flow_record(rt: &Runtime, flow: &Flow<FlowData>, reason: &'static str) -> Flo
         },
         personal_data: personal_data(&flow.data),
         alerts,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::LinkType;
+    use crate::config::compile_str;
+    use crate::fixture::Conversation;
+
+    fn runtime(allow: &str) -> Arc<Runtime> {
+        let text = format!(
+            "[site]\ninside = [\"192.0.2.0/24\"]\n[[geo.override]]\nnetwork = \"198.51.100.0/24\"\ncountry = \"US\"\n\
+             [[tenant]]\nid = \"eu-clinic\"\nnetworks = [\"192.0.2.0/25\"]\nallow = [{allow}]\npersonal_data = {{ detect = [\"email\"] }}\n\
+             [[tenant]]\nid = \"other\"\nnetworks = [\"192.0.2.128/25\"]\nallow = [\"EEA\"]\npersonal_data = {{ detect = [\"email\"] }}\n"
+        );
+        let cfg = compile_str(&text, "test.toml", std::path::Path::new(".")).expect("config");
+        let geo = Arc::new(GeoDb::open(&cfg.geo).expect("geo"));
+        Arc::new(Runtime::new(&cfg, geo, b"0123456789abcdef"))
+    }
+
+    fn feed(e: &mut Engine, c: Conversation) -> Vec<Event> {
+        let mut out = Vec::new();
+        for (ts, data) in c.frames {
+            let f = Frame {
+                ts,
+                linktype: LinkType::Ethernet,
+                wire_len: data.len() as u32,
+                data,
+            };
+            e.process(&f, &mut out);
+        }
+        out
+    }
+
+    fn alerts(ev: &[Event]) -> usize {
+        ev.iter().filter(|e| matches!(e, Event::Alert(_))).count()
+    }
+
+    #[test]
+    fn reload_changes_verdicts_keeps_flows_and_never_lowers_counters() {
+        let mut e = Engine::new(runtime("\"EEA\""));
+        let srv = "198.51.100.10:80".parse().unwrap();
+        let t = |ms: u64| Timestamp(1_700_000_000_000_000_000 + ms * 1_000_000);
+        // A flow opened under the old config, still open at the reload.
+        let open = Conversation::new("192.0.2.10:40000".parse().unwrap(), srv, t(0)).handshake();
+        assert_eq!(alerts(&feed(&mut e, open)), 0);
+        let pd = Conversation::new("192.0.2.11:40001".parse().unwrap(), srv, t(10))
+            .handshake()
+            .client_sends(b"to=jane.doe@example.org&x=1");
+        assert_eq!(alerts(&feed(&mut e, pd)), 1, "US is not in EEA");
+        let before = e.stats().clone();
+        assert!(before.geo_misses > 0 && before.pii_scanned_bytes > 0);
+
+        e.reload(runtime("\"EEA\", \"US\""));
+        assert_eq!(e.table.len(), 2, "flows survive the reload");
+        let after = e.stats().clone();
+        assert!(after.geo_misses >= before.geo_misses);
+        assert!(after.pii_scanned_bytes >= before.pii_scanned_bytes);
+        assert_eq!(after.alerts, before.alerts);
+        // New flows follow the new policy: US allowed now.
+        let pd2 = Conversation::new("192.0.2.12:40002".parse().unwrap(), srv, t(100))
+            .handshake()
+            .client_sends(b"to=jane.doe@example.org&x=1");
+        assert_eq!(alerts(&feed(&mut e, pd2)), 0);
+        // The kept flow keeps its tenant (matched by id) and is judged by the new policy too.
+        let mut found = false;
+        e.table.for_each_mut(|f| {
+            if f.client.1 == 40000 {
+                found = true;
+                assert_eq!(f.data.tenant, Some(0));
+                assert_eq!(
+                    f.data
+                        .dest
+                        .and_then(|a| a.country)
+                        .map(|c| c.to_string())
+                        .as_deref(),
+                    Some("US")
+                );
+            }
+        });
+        assert!(found);
+        assert!(e.stats().pii_scanned_bytes > after.pii_scanned_bytes);
     }
 }
