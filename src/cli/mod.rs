@@ -7,6 +7,7 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -514,10 +515,12 @@ fn run_daemon(a: RunArgs) -> Result<i32> {
                         SIGHUP => match reload_runtime(path.as_deref(), &running, &key) {
                             Ok((c, rt)) => {
                                 running = c;
-                                control.request_reload(rt);
+                                if !control.request_reload(rt, Duration::from_secs(5)) {
+                                    tracing::warn!("config_reload: the capture thread has not taken the new config yet; it will");
+                                }
                                 exp.pipeline.reloads.with_label_values(&["ok"]).inc();
                                 exp.pipeline.last_reload_ok.set(1);
-                                tracing::info!(result = "ok", "config_reload");
+                                tracing::info!(result = "ok", file = %running.file, "config_reload");
                             }
                             Err(e) => {
                                 exp.pipeline.reloads.with_label_values(&["error"]).inc();

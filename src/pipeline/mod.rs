@@ -7,7 +7,7 @@
 //! sinks; contains no packet or rule logic.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -95,6 +95,8 @@ pub enum Source {
 pub struct Control {
     stop: AtomicBool,
     reload: Mutex<Option<Arc<Runtime>>>,
+    /// Reloads handed to the workers so far.
+    reloads_applied: AtomicU64,
 }
 
 impl Control {
@@ -103,9 +105,20 @@ impl Control {
         self.stop.store(true, Ordering::SeqCst);
     }
 
-    /// Hand a new runtime to every worker (flows are kept).
-    pub fn request_reload(&self, rt: Arc<Runtime>) {
+    /// Hands a new runtime to every worker (flows are kept) and waits up to `timeout` until
+    /// the capture thread has queued it behind the frames already read: every frame read after
+    /// this returns `true` is judged by the new runtime.
+    pub fn request_reload(&self, rt: Arc<Runtime>, timeout: Duration) -> bool {
+        let target = self.reloads_applied.load(Ordering::SeqCst) + 1;
         *self.reload.lock().unwrap_or_else(PoisonError::into_inner) = Some(rt);
+        let start = monotonic();
+        while self.reloads_applied.load(Ordering::SeqCst) < target {
+            if monotonic().saturating_duration_since(start) >= timeout {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(2));
+        }
+        true
     }
 
     fn take_reload(&self) -> Option<Arc<Runtime>> {
@@ -365,6 +378,7 @@ fn capture_live(
         }
         if let Some(rt) = control.take_reload() {
             router.broadcast(|| WorkerMsg::Reload(rt.clone()));
+            control.reloads_applied.fetch_add(1, Ordering::SeqCst);
         }
         let read = cap.read();
         let now = monotonic();

@@ -90,3 +90,4 @@ pub fn read_lines(path: &Path) -> Vec<serde_json::Value> {
         })
         .collect()
 }
+pub mod netns;
