@@ -7,7 +7,7 @@
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -62,6 +62,20 @@ pub enum SinkError {
     Thread(io::Error),
 }
 
+/// The URL for logs and `check-config`: credentials in it (`user:pass@`) are masked.
+pub fn redacted_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let end = rest.find('/').unwrap_or(rest.len());
+            match rest[..end].rfind('@') {
+                Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+                None => url.to_string(),
+            }
+        }
+        None => url.to_string(),
+    }
+}
+
 /// Alertmanager routes on the Prometheus convention (critical, warning, info), the same words
 /// the bundled Prometheus rules use; the JSON record keeps sovereign's own scale.
 fn am_severity(s: &str) -> &'static str {
@@ -111,12 +125,22 @@ pub fn am_alert(rec: &AlertRecord) -> Value {
     })
 }
 
-/// Pending alerts (serialized API objects), mirrored to `<dir>/pending.jsonl`.
+/// Pending alerts (serialized API objects), mirrored to `<dir>/pending.jsonl`. The directory is
+/// locked (`flock` on `<dir>/lock`) so two daemons cannot share it; files are opened without
+/// following symlinks and created 0660.
 #[derive(Debug)]
 pub struct Spool {
     path: PathBuf,
     pending: VecDeque<String>,
     max: usize,
+    /// The file is behind memory (a write failed): rewrite it whole next time.
+    dirty: bool,
+    _lock: nix::fcntl::Flock<File>,
+}
+
+fn open_nofollow(path: &Path, opts: &mut OpenOptions) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    opts.custom_flags(libc::O_NOFOLLOW).mode(0o660).open(path)
 }
 
 impl Spool {
@@ -127,27 +151,53 @@ impl Spool {
             source,
         };
         fs::create_dir_all(dir).map_err(err)?;
+        let lock_file = open_nofollow(
+            &dir.join("lock"),
+            OpenOptions::new().create(true).truncate(false).write(true),
+        )
+        .map_err(err)?;
+        let lock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusiveNonblock)
+            .map_err(|(_, e)| {
+                err(io::Error::other(format!(
+                    "locked by another process ({e}); give each sovereign its own spool_dir"
+                )))
+            })?;
         let path = dir.join(SPOOL_FILE);
         let mut pending = VecDeque::new();
-        match File::open(&path) {
-            Ok(f) => {
-                for line in BufReader::new(f).lines() {
-                    let line = line.map_err(err)?;
-                    if serde_json::from_str::<Value>(&line).is_ok() {
-                        pending.push_back(line);
-                    } else if !line.trim().is_empty() {
-                        tracing::warn!(spool = %path.display(), "alertmanager_spool_bad_line");
+        let mut bad = 0usize;
+        match open_nofollow(&path, OpenOptions::new().read(true)) {
+            Ok(mut f) => {
+                let mut bytes = Vec::new();
+                f.read_to_end(&mut bytes).map_err(err)?;
+                for line in bytes.split(|b| *b == b'\n') {
+                    if line.iter().all(u8::is_ascii_whitespace) {
+                        continue;
+                    }
+                    match std::str::from_utf8(line) {
+                        Ok(l) if serde_json::from_str::<Value>(l).is_ok() => {
+                            pending.push_back(l.to_string())
+                        }
+                        _ => bad += 1,
                     }
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(err(e)),
         }
-        let mut s = Spool { path, pending, max };
-        let dropped = s.trim();
-        if dropped > 0 || !s.pending.is_empty() {
-            s.rewrite().map_err(err)?;
+        if bad > 0 {
+            // A line torn by a crash mid-append: skipped, and the file rewritten below so
+            // that the next append does not stick to it.
+            tracing::warn!(spool = %path.display(), lines = bad, "alertmanager_spool_bad_lines_skipped");
         }
+        let mut s = Spool {
+            path,
+            pending,
+            max,
+            dirty: false,
+            _lock: lock,
+        };
+        s.trim();
+        s.rewrite().map_err(err)?;
         Ok(s)
     }
 
@@ -159,6 +209,10 @@ impl Spool {
         self.pending.is_empty()
     }
 
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Drops the oldest alerts beyond the limit; returns how many.
     fn trim(&mut self) -> usize {
         let over = self.pending.len().saturating_sub(self.max);
@@ -166,25 +220,30 @@ impl Spool {
         over
     }
 
-    /// Appends alerts (to the file first); returns how many old ones were dropped for room.
-    pub fn push(&mut self, alerts: Vec<String>) -> io::Result<usize> {
-        let mut f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
+    /// Adds alerts and writes them to the file; returns how many old ones were dropped for
+    /// room. On a write error the alerts are still pending (in memory only, until a later
+    /// write succeeds).
+    pub fn push(&mut self, alerts: Vec<String>) -> (usize, io::Result<()>) {
         let mut buf = String::new();
         for a in &alerts {
             buf.push_str(a);
             buf.push('\n');
         }
-        f.write_all(buf.as_bytes())?;
-        f.sync_data()?;
         self.pending.extend(alerts);
         let dropped = self.trim();
-        if dropped > 0 {
-            self.rewrite()?;
+        if dropped > 0 || self.dirty {
+            return (dropped, self.rewrite());
         }
-        Ok(dropped)
+        let res = open_nofollow(&self.path, OpenOptions::new().create(true).append(true)).and_then(
+            |mut f| {
+                f.write_all(buf.as_bytes())?;
+                f.sync_data()
+            },
+        );
+        if res.is_err() {
+            self.dirty = true;
+        }
+        (dropped, res)
     }
 
     /// The oldest `n` alerts.
@@ -200,17 +259,23 @@ impl Spool {
     }
 
     /// Writes the pending alerts to a new file and renames it over the spool.
-    fn rewrite(&self) -> io::Result<()> {
+    fn rewrite(&mut self) -> io::Result<()> {
         let tmp = self.path.with_extension("tmp");
-        let mut f = File::create(&tmp)?;
-        let mut buf = String::new();
-        for a in &self.pending {
-            buf.push_str(a);
-            buf.push('\n');
-        }
-        f.write_all(buf.as_bytes())?;
-        f.sync_data()?;
-        fs::rename(&tmp, &self.path)
+        let _ = fs::remove_file(&tmp);
+        let res = open_nofollow(&tmp, OpenOptions::new().create_new(true).write(true)).and_then(
+            |mut f| {
+                let mut buf = String::new();
+                for a in &self.pending {
+                    buf.push_str(a);
+                    buf.push('\n');
+                }
+                f.write_all(buf.as_bytes())?;
+                f.sync_data()?;
+                fs::rename(&tmp, &self.path)
+            },
+        );
+        self.dirty = res.is_err();
+        res
     }
 }
 
@@ -218,9 +283,9 @@ impl Spool {
 #[derive(Debug, PartialEq, Eq)]
 enum Post {
     Delivered,
-    /// Alertmanager refused the batch as invalid (4xx other than 408/429): retrying won't help.
+    /// Alertmanager refused the batch as invalid (400, 422): retrying won't help.
     Rejected(u16),
-    /// Down, unreachable, timed out, 5xx, 408, 429: retry later.
+    /// Down, unreachable, timed out, any other status: retry later.
     Failed(String),
 }
 
@@ -235,8 +300,9 @@ fn post(agent: &ureq::Agent, url: &str, batch: &[&str]) -> Post {
             let code = r.status().as_u16();
             match code {
                 200..=299 => Post::Delivered,
-                408 | 429 => Post::Failed(format!("HTTP {code}")),
-                400..=499 => Post::Rejected(code),
+                // Only "your alerts are invalid" is final; auth, wrong path, too large, rate
+                // limits and the rest may be fixed on the other side: keep and retry.
+                400 | 422 => Post::Rejected(code),
                 _ => Post::Failed(format!("HTTP {code}")),
             }
         }
@@ -258,7 +324,7 @@ impl AlertmanagerSink {
     pub fn start(cfg: AlertmanagerConfig, metrics: PipelineMetrics) -> Result<Self, SinkError> {
         let spool = Spool::open(&cfg.spool_dir, cfg.spool_max_alerts)?;
         if !spool.is_empty() {
-            tracing::info!(alerts = spool.len(), url = %cfg.url, "alertmanager_spool_resumed");
+            tracing::info!(alerts = spool.len(), url = %redacted_url(&cfg.url), "alertmanager_spool_resumed");
         }
         metrics.am_spooled.set(spool.len() as i64);
         let (tx, rx) = bounded(CHANNEL);
@@ -308,6 +374,7 @@ impl Drop for AlertmanagerSink {
 
 fn deliver(cfg: AlertmanagerConfig, mut spool: Spool, rx: Receiver<String>, m: PipelineMetrics) {
     let url = format!("{}/api/v2/alerts", cfg.url);
+    let shown = redacted_url(&url);
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(cfg.timeout))
         .http_status_as_error(false)
@@ -333,29 +400,29 @@ fn deliver(cfg: AlertmanagerConfig, mut spool: Spool, rx: Receiver<String>, m: P
             incoming.extend(rx.try_iter());
         }
         if !incoming.is_empty() {
-            match spool.push(std::mem::take(&mut incoming)) {
-                Ok(dropped) if dropped > 0 => {
-                    tracing::warn!(
-                        dropped,
-                        max = cfg.spool_max_alerts,
-                        "alertmanager_spool_full"
-                    );
-                    m.am_dropped
-                        .with_label_values(&["spool_full"])
-                        .inc_by(dropped as u64);
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    // The alerts are still in memory and will be tried; only durability is lost.
-                    tracing::error!(error = %e, spool = %spool.path.display(), "alertmanager_spool_error");
-                }
+            let (dropped, res) = spool.push(std::mem::take(&mut incoming));
+            if dropped > 0 {
+                tracing::warn!(
+                    dropped,
+                    max = cfg.spool_max_alerts,
+                    "alertmanager_spool_full"
+                );
+                m.am_dropped
+                    .with_label_values(&["spool_full"])
+                    .inc_by(dropped as u64);
+            }
+            if let Err(e) = res {
+                // The alerts are still pending in memory and will be delivered; only their
+                // survival of a restart is lost until a later write succeeds.
+                m.am_spool_errors.inc();
+                tracing::error!(error = %e, spool = %spool.path().display(), "alertmanager_spool_error");
             }
             m.am_spooled.set(spool.len() as i64);
         }
         if let Some(since) = draining_since {
             if spool.is_empty() || since.elapsed() >= cfg.drain_timeout {
                 if !spool.is_empty() {
-                    tracing::warn!(alerts = spool.len(), spool = %spool.path.display(), "alertmanager_undelivered_at_exit");
+                    tracing::warn!(alerts = spool.len(), spool = %spool.path().display(), "alertmanager_undelivered_at_exit");
                 }
                 return;
             }
@@ -376,23 +443,25 @@ fn deliver(cfg: AlertmanagerConfig, mut spool: Spool, rx: Receiver<String>, m: P
                 m.am_delivered.inc_by(n as u64);
                 tracing::debug!(alerts = n, "alertmanager_delivered");
                 if let Err(e) = spool.ack(n) {
-                    tracing::error!(error = %e, "alertmanager_spool_error");
+                    m.am_spool_errors.inc();
+                    tracing::error!(error = %e, spool = %spool.path().display(), "alertmanager_spool_error");
                 }
                 backoff = cfg.retry_initial;
                 retry_at = None;
             }
             Post::Rejected(code) => {
-                tracing::error!(alerts = n, status = code, "alertmanager_rejected");
+                tracing::error!(alerts = n, status = code, url = %shown, "alertmanager_rejected");
                 m.am_dropped
                     .with_label_values(&["rejected"])
                     .inc_by(n as u64);
                 if let Err(e) = spool.ack(n) {
-                    tracing::error!(error = %e, "alertmanager_spool_error");
+                    m.am_spool_errors.inc();
+                    tracing::error!(error = %e, spool = %spool.path().display(), "alertmanager_spool_error");
                 }
             }
             Post::Failed(why) => {
                 m.am_failures.inc();
-                tracing::warn!(error = %why, pending = spool.len(), retry_in_ms = backoff.as_millis() as u64, "alertmanager_post_failed");
+                tracing::warn!(url = %shown, error = %why, pending = spool.len(), retry_in_ms = backoff.as_millis() as u64, "alertmanager_post_failed");
                 retry_at = Some(monotonic() + backoff);
                 backoff = (backoff * 2).min(cfg.retry_max);
             }
@@ -450,6 +519,18 @@ mod tests {
                 detected_not_listed: 0,
             },
         }
+    }
+
+    #[test]
+    fn credentials_in_the_url_are_masked() {
+        assert_eq!(
+            redacted_url("https://u:p@am.example:9093/x@y"),
+            "https://***@am.example:9093/x@y"
+        );
+        assert_eq!(
+            redacted_url("http://127.0.0.1:9093"),
+            "http://127.0.0.1:9093"
+        );
     }
 
     #[test]
@@ -616,30 +697,47 @@ mod tests {
     fn spool_survives_reopen_acks_and_drops_oldest_when_full() {
         let dir = scratch("reopen");
         let mut s = Spool::open(&dir, 3).unwrap();
-        assert_eq!(
-            s.push(vec!["{\"a\":1}".into(), "{\"a\":2}".into()])
-                .unwrap(),
-            0
+        assert!(
+            Spool::open(&dir, 3).is_err(),
+            "a second daemon on the same spool is refused"
         );
+        let (dropped, res) = s.push(vec!["{\"a\":1}".into(), "{\"a\":2}".into()]);
+        res.unwrap();
+        assert_eq!(dropped, 0);
         drop(s);
         let mut s = Spool::open(&dir, 3).unwrap();
         assert_eq!(s.front(10), vec!["{\"a\":1}", "{\"a\":2}"]);
-        assert_eq!(
-            s.push(vec!["{\"a\":3}".into(), "{\"a\":4}".into()])
-                .unwrap(),
-            1
-        );
+        let (dropped, res) = s.push(vec!["{\"a\":3}".into(), "{\"a\":4}".into()]);
+        res.unwrap();
+        assert_eq!(dropped, 1);
         assert_eq!(s.front(10), vec!["{\"a\":2}", "{\"a\":3}", "{\"a\":4}"]);
         s.ack(2).unwrap();
         drop(s);
-        // A torn last line (crash mid-append) is skipped, the rest kept.
+        // A torn last line (crash mid-append, even mid-UTF-8) is skipped, the rest kept, and
+        // the next append does not stick to it.
         let mut f = OpenOptions::new()
             .append(true)
             .open(dir.join(SPOOL_FILE))
             .unwrap();
-        f.write_all(b"{\"a\":").unwrap();
-        let s = Spool::open(&dir, 3).unwrap();
+        f.write_all(b"{\"a\":\"\xc3").unwrap();
+        let mut s = Spool::open(&dir, 3).unwrap();
         assert_eq!(s.front(10), vec!["{\"a\":4}"]);
+        s.push(vec!["{\"a\":5}".into()]).1.unwrap();
+        drop(s);
+        let s = Spool::open(&dir, 3).unwrap();
+        assert_eq!(s.front(10), vec!["{\"a\":4}", "{\"a\":5}"]);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn spool_does_not_follow_symlinks() {
+        let dir = scratch("symlink");
+        fs::create_dir_all(&dir).unwrap();
+        let target = dir.join("target-file");
+        fs::write(&target, "precious").unwrap();
+        std::os::unix::fs::symlink(&target, dir.join(SPOOL_FILE)).unwrap();
+        assert!(Spool::open(&dir, 3).is_err());
+        assert_eq!(fs::read_to_string(&target).unwrap(), "precious");
         let _ = fs::remove_dir_all(&dir);
     }
 }

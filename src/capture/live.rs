@@ -172,6 +172,15 @@ impl LiveCapture {
                 iface: iface.to_string(),
                 message: "no such interface".to_string(),
             })?;
+        // pnet hands out frames as Ethernet; a tun/WireGuard/PPP interface (no MAC) would give
+        // frames that never decode. libpcap knows those link types.
+        if dev.mac.is_none() && !dev.is_loopback() {
+            return Err(LiveError::Open {
+                iface: iface.to_string(),
+                message: "not an Ethernet interface (no MAC address); use --capture pcap"
+                    .to_string(),
+            });
+        }
         let config = pnet_datalink::Config {
             read_timeout: Some(PNET_READ_TIMEOUT),
             read_buffer_size: cfg.snaplen as usize,

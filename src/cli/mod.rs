@@ -251,7 +251,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             for am in &cfg.alertmanager {
                 println!(
                     "  alertmanager: {} (batch {}, spool {} up to {} alerts)",
-                    am.url,
+                    crate::alert::alertmanager::redacted_url(&am.url),
                     am.batch_size,
                     am.spool_dir.display(),
                     am.spool_max_alerts
@@ -401,17 +401,19 @@ struct RunArgs {
 /// config sets none, so hashes stay joinable across reloads.
 fn reload_runtime(
     path: Option<&Path>,
-    running: &Config,
+    boot: &Config,
     run_key: &[u8],
 ) -> Result<(Config, Arc<Runtime>)> {
     let cfg = load_config(path)?;
     let geo = Arc::new(GeoDb::open(&cfg.geo)?);
-    if cfg.capture != running.capture
-        || cfg.pipeline != running.pipeline
-        || cfg.metrics_listen != running.metrics_listen
-        || cfg.alertmanager != running.alertmanager
+    // Compared with the config the process started with: these never change without a restart.
+    if cfg.capture != boot.capture
+        || cfg.pipeline != boot.pipeline
+        || cfg.metrics_listen != boot.metrics_listen
+        || cfg.alertmanager != boot.alertmanager
+        || cfg.flow.max_flows != boot.flow.max_flows
     {
-        tracing::warn!(file = %cfg.file, "config_reload_partial: [capture], [pipeline], [metrics] and [[alert.sink]] changes take effect at restart");
+        tracing::warn!(file = %cfg.file, "config_reload_partial: [capture], [pipeline], [metrics], [[alert.sink]] and flow.max_flows differ from the running process; they take effect at restart");
     }
     let key = cfg
         .hmac_key
@@ -421,24 +423,12 @@ fn reload_runtime(
     Ok((cfg, rt))
 }
 
-/// Drops root for `user`. Directories the daemon keeps writing new files in (the Alertmanager
-/// spool) are handed to the user first; files already open stay writable through their
-/// descriptors.
-fn drop_privileges(user: &str, writable_dirs: &[PathBuf]) -> Result<()> {
+/// Drops root for `user` (supplementary groups, group, user).
+fn drop_privileges(user: &str) -> Result<()> {
     use nix::unistd::{setgid, setgroups, setuid, User};
     let u = User::from_name(user)
         .with_context(|| format!("--user {user}: cannot look up the user"))?
         .ok_or_else(|| anyhow::anyhow!("--user {user}: no such user"))?;
-    for dir in writable_dirs {
-        let mut paths = vec![dir.clone()];
-        if let Ok(entries) = std::fs::read_dir(dir) {
-            paths.extend(entries.filter_map(|e| e.ok().map(|e| e.path())));
-        }
-        for p in paths {
-            std::os::unix::fs::chown(&p, Some(u.uid.as_raw()), Some(u.gid.as_raw()))
-                .with_context(|| format!("--user {user}: cannot chown {}", p.display()))?;
-        }
-    }
     setgroups(&[u.gid]).with_context(|| format!("--user {user}: setgroups"))?;
     setgid(u.gid).with_context(|| format!("--user {user}: setgid"))?;
     setuid(u.uid).with_context(|| format!("--user {user}: setuid"))?;
@@ -469,7 +459,21 @@ fn run_daemon(a: RunArgs) -> Result<i32> {
     let cap = LiveCapture::open(&a.iface, a.capture, &cfg.capture)?;
     let listen = a.metrics.unwrap_or(cfg.metrics_listen);
     let http = HttpServer::start(listen, exp.clone())?;
-    let mut am = None;
+    let mut sinks = Sinks {
+        alerts: sink(a.alerts.as_deref(), true)?,
+        flows: a
+            .flows
+            .as_deref()
+            .map(|p| sink(Some(p), true))
+            .transpose()?,
+        alertmanager: None,
+    };
+    let mut signals = signal_hook::iterator::Signals::new([SIGHUP, SIGTERM, SIGINT])
+        .context("cannot install signal handlers")?;
+    if let Some(u) = &a.user {
+        drop_privileges(u)?;
+    }
+    // The spool is opened as the user the daemon runs as (it keeps writing files there).
     for (i, c) in cfg.alertmanager.iter().enumerate() {
         if i > 0 {
             anyhow::bail!(
@@ -477,26 +481,7 @@ fn run_daemon(a: RunArgs) -> Result<i32> {
                 cfg.file
             );
         }
-        am = Some(AlertmanagerSink::start(c.clone(), exp.pipeline.clone())?);
-    }
-    let sinks = Sinks {
-        alerts: sink(a.alerts.as_deref(), true)?,
-        flows: a
-            .flows
-            .as_deref()
-            .map(|p| sink(Some(p), true))
-            .transpose()?,
-        alertmanager: am,
-    };
-    let mut signals = signal_hook::iterator::Signals::new([SIGHUP, SIGTERM, SIGINT])
-        .context("cannot install signal handlers")?;
-    if let Some(u) = &a.user {
-        let spools: Vec<PathBuf> = cfg
-            .alertmanager
-            .iter()
-            .map(|c| c.spool_dir.clone())
-            .collect();
-        drop_privileges(u, &spools)?;
+        sinks.alertmanager = Some(AlertmanagerSink::start(c.clone(), exp.pipeline.clone())?);
     }
 
     let control = Arc::new(Control::default());
@@ -509,18 +494,18 @@ fn run_daemon(a: RunArgs) -> Result<i32> {
         std::thread::Builder::new()
             .name("signals".into())
             .spawn(move || {
-                let mut running = cfg;
+                let boot = cfg;
+                let mut stopping = false;
                 for sig in signals.forever() {
                     match sig {
-                        SIGHUP => match reload_runtime(path.as_deref(), &running, &key) {
+                        SIGHUP => match reload_runtime(path.as_deref(), &boot, &key) {
                             Ok((c, rt)) => {
-                                running = c;
                                 if !control.request_reload(rt, Duration::from_secs(5)) {
                                     tracing::warn!("config_reload: the capture thread has not taken the new config yet; it will");
                                 }
                                 exp.pipeline.reloads.with_label_values(&["ok"]).inc();
                                 exp.pipeline.last_reload_ok.set(1);
-                                tracing::info!(result = "ok", file = %running.file, "config_reload");
+                                tracing::info!(result = "ok", file = %c.file, "config_reload");
                             }
                             Err(e) => {
                                 exp.pipeline.reloads.with_label_values(&["error"]).inc();
@@ -528,7 +513,14 @@ fn run_daemon(a: RunArgs) -> Result<i32> {
                                 tracing::error!(result = "error", error = %format!("{e:#}"), "config_reload: keeping the running config");
                             }
                         },
+                        _ if stopping => {
+                            // A second SIGTERM/SIGINT: the operator does not want to wait for
+                            // the drain (pending alerts stay in the Alertmanager spool).
+                            tracing::warn!(signal = sig, "shutdown_forced");
+                            std::process::exit(1);
+                        }
                         _ => {
+                            stopping = true;
                             tracing::info!(signal = sig, "shutdown_requested");
                             control.request_stop();
                         }

@@ -133,7 +133,24 @@ impl Engine {
         self.scanner = Scanner::new(rt.hasher.clone());
         self.table.set_timeouts(&rt.flow);
         let geo = &mut self.geo;
-        self.table.for_each_mut(|flow| classify(&rt, geo, flow));
+        let old = &self.rt;
+        self.table.for_each_mut(|flow| {
+            let before = flow
+                .data
+                .tenant
+                .and_then(|t| old.policy.tenant(t))
+                .map(|t| t.id.clone());
+            classify(&rt, geo, flow);
+            let after = flow
+                .data
+                .tenant
+                .and_then(|t| rt.policy.tenant(t))
+                .map(|t| &t.id);
+            if before.as_ref() != after {
+                // Another tenant now: the alerts raised for the old one do not count for it.
+                flow.data.raised = 0;
+            }
+        });
         self.rt = rt;
     }
 

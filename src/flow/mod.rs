@@ -251,13 +251,19 @@ impl<T: Default> FlowTable<T> {
         self.stats
     }
 
-    /// Takes new timeouts (config reload); `max_flows` stays until restart. Deadlines already
-    /// queued are re-checked against the new timeouts when they come due.
+    /// Takes new timeouts (config reload); `max_flows` stays until restart. Every deadline is
+    /// recomputed and the heap rebuilt, so a shorter timeout applies at once.
     pub fn set_timeouts(&mut self, cfg: &FlowConfig) {
         self.cfg = FlowConfig {
             max_flows: self.cfg.max_flows,
             ..cfg.clone()
         };
+        self.heap.clear();
+        for (key, flow) in self.flows.iter_mut() {
+            let d = flow.deadline(&self.cfg);
+            flow.queued = d;
+            self.heap.push(Reverse((d, flow.seq, *key)));
+        }
     }
 
     /// Visits every flow (config reload re-resolves per-flow data).
@@ -557,7 +563,7 @@ mod tests {
     use super::*;
     use crate::capture::LinkType;
     use crate::decode::decode;
-    use crate::fixture::frames::{tcp_v4, Flags};
+    use crate::fixture::frames::{tcp_v4, udp_v4, Flags};
 
     fn ts(ms: u64) -> Timestamp {
         Timestamp(ms * 1_000_000)
@@ -627,6 +633,22 @@ mod tests {
         let reply_bytes = tcp_v4(S, C, Flags::SYN_ACK, b"");
         let reply = decode(LinkType::Ethernet, &reply_bytes).expect("decodes");
         assert_eq!(flow_id(&FlowKey::of(&reply), ts(5)), ia);
+    }
+
+    #[test]
+    fn shorter_timeouts_apply_at_once_after_set_timeouts() {
+        let mut t = FlowTable::<()>::new(FlowConfig::default());
+        let mut out = Vec::new();
+        feed(&mut t, &udp_v4(C, S, b"x"), ts(0), &mut out);
+        t.expire(ts(60_000), &mut out);
+        assert!(out.is_empty(), "udp timeout is 120 s");
+        t.set_timeouts(&FlowConfig {
+            udp_timeout: Duration::from_secs(30),
+            ..FlowConfig::default()
+        });
+        t.expire(ts(60_000), &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].reason, EndReason::Timeout);
     }
 
     #[test]

@@ -144,6 +144,7 @@ pub struct PipelineMetrics {
     pub am_failures: IntCounter,
     pub am_spooled: IntGauge,
     pub am_dropped: IntCounterVec,
+    pub am_spool_errors: IntCounter,
     pub sink_write_errors: IntCounterVec,
 }
 
@@ -175,6 +176,7 @@ impl PipelineMetrics {
             am_failures: IntCounter::with_opts(opts(AM_POST_FAILURES_TOTAL))?,
             am_spooled: IntGauge::with_opts(opts(AM_SPOOLED))?,
             am_dropped: IntCounterVec::new(opts(AM_DROPPED_TOTAL), &["reason"])?,
+            am_spool_errors: IntCounter::with_opts(opts(AM_SPOOL_ERRORS_TOTAL))?,
             sink_write_errors: IntCounterVec::new(opts(SINK_WRITE_ERRORS_TOTAL), &["sink"])?,
         };
         r.register(Box::new(m.capture_received.clone()))?;
@@ -189,6 +191,7 @@ impl PipelineMetrics {
         r.register(Box::new(m.am_failures.clone()))?;
         r.register(Box::new(m.am_spooled.clone()))?;
         r.register(Box::new(m.am_dropped.clone()))?;
+        r.register(Box::new(m.am_spool_errors.clone()))?;
         r.register(Box::new(m.sink_write_errors.clone()))?;
         // Series that must exist before anything happens, so that dashboards and rules see 0.
         for r in ["ok", "error"] {

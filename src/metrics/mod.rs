@@ -43,6 +43,7 @@ pub const AM_DELIVERED_TOTAL: &str = "sovereign_alertmanager_delivered_alerts_to
 pub const AM_POST_FAILURES_TOTAL: &str = "sovereign_alertmanager_post_failures_total";
 pub const AM_SPOOLED: &str = "sovereign_alertmanager_spooled_alerts";
 pub const AM_DROPPED_TOTAL: &str = "sovereign_alertmanager_dropped_alerts_total";
+pub const AM_SPOOL_ERRORS_TOTAL: &str = "sovereign_alertmanager_spool_errors_total";
 pub const SINK_WRITE_ERRORS_TOTAL: &str = "sovereign_sink_write_errors_total";
 
 /// (name, type, help) of every metric.
@@ -63,7 +64,7 @@ pub const ALL: &[(&str, &str, &str)] = &[
     (CAPTURE_RECEIVED_TOTAL, "counter", "Packets the capture source reports as received (libpcap ps_recv)."),
     (CAPTURE_DROPPED_TOTAL, "counter", "Packets the capture source dropped: reason kernel (buffer full, ps_drop) or interface (ps_ifdrop)."),
     (CHANNEL_DROPPED_TOTAL, "counter", "Frames dropped because a worker's channel was full, by worker."),
-    (PACKET_LATENCY_SECONDS, "summary", "Time from a frame being read from the capture to its worker having evaluated it (all-time quantiles)."),
+    (PACKET_LATENCY_SECONDS, "summary", "Time from a frame being read from the capture to its worker having evaluated it (quantiles over the last 5-10 minutes; sum and count over the run)."),
     (WORKERS, "gauge", "Worker threads."),
     (CONFIG_RELOADS_TOTAL, "counter", "Config reloads (SIGHUP), by result."),
     (CONFIG_LAST_RELOAD_SUCCESSFUL, "gauge", "1 when the last reload succeeded (or none was tried), 0 when the running config is older than the file."),
@@ -72,7 +73,8 @@ pub const ALL: &[(&str, &str, &str)] = &[
     (AM_DELIVERED_TOTAL, "counter", "Alerts Alertmanager accepted."),
     (AM_POST_FAILURES_TOTAL, "counter", "POSTs to Alertmanager that failed (retried later)."),
     (AM_SPOOLED, "gauge", "Alerts waiting in the on-disk spool for Alertmanager."),
-    (AM_DROPPED_TOTAL, "counter", "Alerts given up for Alertmanager: spool_full (oldest dropped), channel_full, rejected (4xx)."),
+    (AM_DROPPED_TOTAL, "counter", "Alerts given up for Alertmanager: spool_full (oldest dropped), channel_full, rejected (HTTP 400/422)."),
+    (AM_SPOOL_ERRORS_TOTAL, "counter", "Spool writes that failed (alerts stay pending in memory; a restart would lose them)."),
     (SINK_WRITE_ERRORS_TOTAL, "counter", "Records lost because a JSON-lines sink failed, by sink."),
 ];
 

@@ -251,14 +251,22 @@ impl Router {
         let batch = std::mem::replace(&mut self.pending[w], Batch::new(monotonic()));
         let n = batch.frames.len() as u64;
         let msg = WorkerMsg::Frames(batch);
-        let dropped = if self.lossy {
-            matches!(
-                self.txs[w].try_send(msg),
-                Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_))
-            )
+        let (dropped, gone) = if self.lossy {
+            match self.txs[w].try_send(msg) {
+                Ok(()) => (false, false),
+                Err(TrySendError::Full(_)) => (true, false),
+                Err(TrySendError::Disconnected(_)) => (true, true),
+            }
         } else {
-            self.txs[w].send(msg).is_err()
+            let gone = self.txs[w].send(msg).is_err();
+            (gone, gone)
         };
+        if gone && self.exp.healthy.swap(false, Ordering::SeqCst) {
+            tracing::error!(
+                worker = w,
+                "worker_gone: its frames are dropped; /healthz now fails"
+            );
+        }
         if dropped {
             self.exp
                 .pipeline
@@ -294,11 +302,35 @@ impl Router {
         }
     }
 
-    /// Control messages go to every worker after its pending frames, and are never dropped.
-    fn broadcast(&mut self, msg: impl Fn() -> WorkerMsg) {
+    /// A reload goes to every worker after its pending frames and after the time it missed
+    /// (so flows that a single worker would have ended before the reload end before it here
+    /// too). It is never dropped; waiting for a full channel gives up only when `give_up` says
+    /// so (shutdown), so a stalled sink cannot wedge the capture thread for good.
+    fn broadcast(&mut self, msg: impl Fn() -> WorkerMsg, give_up: &dyn Fn() -> bool) {
         self.flush_all();
-        for tx in &self.txs {
-            let _ = tx.send(msg());
+        for w in 0..self.txs.len() {
+            let catch_up = self.behind[w].take().map(WorkerMsg::Tick);
+            for mut m in catch_up.into_iter().chain(std::iter::once(msg())) {
+                loop {
+                    match self.txs[w].send_timeout(m, Duration::from_millis(100)) {
+                        Ok(()) => break,
+                        Err(crossbeam_channel::SendTimeoutError::Timeout(back)) if !give_up() => {
+                            m = back
+                        }
+                        Err(_) => break,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Tells every worker the time (live capture, periodically). Lossy: a worker whose channel
+    /// is full is busy with frames, which carry time themselves; the next tick supersedes.
+    fn tick(&mut self, t: Timestamp) {
+        self.flush_all();
+        for w in 0..self.txs.len() {
+            let t = self.behind[w].take().map_or(t, |b| b.max(t));
+            let _ = self.txs[w].try_send(WorkerMsg::Tick(t));
         }
     }
 }
@@ -370,20 +402,27 @@ fn capture_live(
     let mut last_stats = monotonic();
     let mut last_tick = monotonic();
     let mut draining: Option<Instant> = None;
+    // Newest frame timestamp read.
+    let mut latest: Option<Timestamp> = None;
     exp.healthy.store(true, Ordering::SeqCst);
     loop {
         if draining.is_none() && control.stopping() {
             tracing::info!(iface, "capture_stopping");
             draining = Some(monotonic());
+            // What is already captured is processed, not dropped: workers get blocking sends
+            // for the last DRAIN_LIMIT.
+            router.lossy = false;
         }
         if let Some(rt) = control.take_reload() {
-            router.broadcast(|| WorkerMsg::Reload(rt.clone()));
+            router.broadcast(|| WorkerMsg::Reload(rt.clone()), &|| control.stopping());
             control.reloads_applied.fetch_add(1, Ordering::SeqCst);
         }
         let read = cap.read();
         let now = monotonic();
+        let dry = matches!(read, Ok(Read::Idle));
         match read {
             Ok(Read::Frame(f)) => {
+                latest = Some(latest.map_or(f.ts, |l| l.max(f.ts)));
                 router.push(f);
                 router.flush_old(now);
                 if draining.is_some_and(|d| now.saturating_duration_since(d) >= DRAIN_LIMIT) {
@@ -405,8 +444,12 @@ fn capture_live(
         }
         if now.saturating_duration_since(last_tick) >= TICK_EVERY {
             last_tick = now;
-            let t = wall_clock().saturating_sub(TICK_LAG);
-            router.broadcast(|| WorkerMsg::Tick(t));
+            // Busy: only as far as the frames read (more may wait in the buffer with earlier
+            // timestamps than the wall clock). Dry: the wall clock, minus a margin.
+            let wall = dry.then(|| wall_clock().saturating_sub(TICK_LAG));
+            if let Some(t) = latest.max(wall) {
+                router.tick(t);
+            }
         }
         if now.saturating_duration_since(last_stats) >= CAPTURE_STATS_EVERY {
             last_stats = now;
