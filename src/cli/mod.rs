@@ -47,26 +47,34 @@ pub enum LogFormat {
     Json,
 }
 
+/// Options `run` and `replay` share.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PipelineArgs {
+    /// Config file (default: the bundled rules/sovereign.toml; `run` re-reads it on SIGHUP).
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Write alerts (JSON lines) to this file instead of stdout (`run` appends, `replay`
+    /// truncates).
+    #[arg(long)]
+    pub alerts: Option<PathBuf>,
+    /// Write one flow record (JSON lines) per flow to this file.
+    #[arg(long)]
+    pub flows: Option<PathBuf>,
+    /// Worker threads (default: [pipeline] workers, else one per core). Alerts and flows are
+    /// the same whatever the number; only their order in the files differs.
+    #[arg(long)]
+    pub workers: Option<usize>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Replay pcap/pcapng files through the pipeline; alerts go to stdout or --alerts.
     Replay {
-        /// Config file (default: the bundled rules/sovereign.toml).
-        #[arg(long, short)]
-        config: Option<PathBuf>,
-        /// Write alerts (JSON lines) to this file instead of stdout.
-        #[arg(long)]
-        alerts: Option<PathBuf>,
-        /// Write one flow record (JSON lines) per flow to this file.
-        #[arg(long)]
-        flows: Option<PathBuf>,
+        #[command(flatten)]
+        common: PipelineArgs,
         /// Print the pipeline counters (Prometheus text format) after the summary.
         #[arg(long)]
         stats: bool,
-        /// Worker threads (default: [pipeline] workers, else one per core). Alerts and flows
-        /// are the same whatever the number; only their order in the files differs.
-        #[arg(long)]
-        workers: Option<usize>,
         /// Capture files, replayed in the order given.
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -77,18 +85,8 @@ pub enum Command {
         /// Interface to capture on.
         #[arg(long, short)]
         iface: String,
-        /// Config file (default: the bundled rules/sovereign.toml; SIGHUP re-reads it).
-        #[arg(long, short)]
-        config: Option<PathBuf>,
-        /// Write alerts (JSON lines) to this file instead of stdout.
-        #[arg(long)]
-        alerts: Option<PathBuf>,
-        /// Write one flow record (JSON lines) per flow to this file.
-        #[arg(long)]
-        flows: Option<PathBuf>,
-        /// Worker threads (default: [pipeline] workers, else one per core).
-        #[arg(long)]
-        workers: Option<usize>,
+        #[command(flatten)]
+        common: PipelineArgs,
         /// Prometheus endpoint (/metrics, /healthz) (default: [metrics] listen, 127.0.0.1:9477).
         #[arg(long)]
         metrics: Option<std::net::SocketAddr>,
@@ -164,11 +162,14 @@ fn sink(path: Option<&Path>, append: bool) -> Result<JsonLines> {
 pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Replay {
-            config,
-            alerts,
-            flows,
+            common:
+                PipelineArgs {
+                    config,
+                    alerts,
+                    flows,
+                    workers,
+                },
             stats,
-            workers,
             files,
         } => {
             check_distinct(alerts.as_deref(), flows.as_deref())?;
@@ -195,19 +196,13 @@ pub fn run(cli: Cli) -> Result<i32> {
         }
         Command::Run {
             iface,
-            config,
-            alerts,
-            flows,
-            workers,
+            common,
             metrics,
             capture,
             user,
         } => run_daemon(RunArgs {
             iface,
-            config,
-            alerts,
-            flows,
-            workers,
+            common,
             metrics,
             capture,
             user,
@@ -388,10 +383,7 @@ fn report(out: &Outcome, stats: bool) -> Result<()> {
 
 struct RunArgs {
     iface: String,
-    config: Option<PathBuf>,
-    alerts: Option<PathBuf>,
-    flows: Option<PathBuf>,
-    workers: Option<usize>,
+    common: PipelineArgs,
     metrics: Option<std::net::SocketAddr>,
     capture: Backend,
     user: Option<String>,
@@ -444,12 +436,12 @@ fn drop_privileges(user: &str) -> Result<()> {
 fn run_daemon(a: RunArgs) -> Result<i32> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
-    check_distinct(a.alerts.as_deref(), a.flows.as_deref())?;
-    let cfg = load_config(a.config.as_deref())?;
+    check_distinct(a.common.alerts.as_deref(), a.common.flows.as_deref())?;
+    let cfg = load_config(a.common.config.as_deref())?;
     let key = hmac_key(&cfg)?;
     let geo = Arc::new(GeoDb::open(&cfg.geo)?);
     let rt = Arc::new(Runtime::new(&cfg, geo, &key));
-    let n = worker_count(a.workers, &cfg)?;
+    let n = worker_count(a.common.workers, &cfg)?;
     let exp = Exporter::new(n)?;
     exp.pipeline
         .start_time
@@ -460,8 +452,9 @@ fn run_daemon(a: RunArgs) -> Result<i32> {
     let listen = a.metrics.unwrap_or(cfg.metrics_listen);
     let http = HttpServer::start(listen, exp.clone())?;
     let mut sinks = Sinks {
-        alerts: sink(a.alerts.as_deref(), true)?,
+        alerts: sink(a.common.alerts.as_deref(), true)?,
         flows: a
+            .common
             .flows
             .as_deref()
             .map(|p| sink(Some(p), true))
@@ -490,7 +483,7 @@ fn run_daemon(a: RunArgs) -> Result<i32> {
     let sig_thread = {
         let control = control.clone();
         let exp = exp.clone();
-        let path = a.config.clone();
+        let path = a.common.config.clone();
         std::thread::Builder::new()
             .name("signals".into())
             .spawn(move || {
