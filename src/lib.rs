@@ -13,6 +13,7 @@ pub mod fixture;
 pub mod flow;
 pub mod geo;
 pub mod metrics;
+pub mod path;
 pub mod pii;
 pub mod pipeline;
 pub mod policy;

@@ -114,7 +114,7 @@ pub fn am_alert(rec: &AlertRecord) -> Value {
     if let (Some(s), Some(m)) = (&rec.ends.sensor, labels.as_object_mut()) {
         m.insert("sensor".into(), Value::String(s.clone()));
     }
-    json!({
+    let mut v = json!({
         "labels": labels,
         "annotations": {
             "summary": format!("{}: personal data of tenant {} to {}", rec.alert.kind, rec.tenant, country),
@@ -122,7 +122,28 @@ pub fn am_alert(rec: &AlertRecord) -> Value {
             "flow": flow,
         },
         "startsAt": rec.timestamp,
-    })
+    });
+    if let (Some(tr), Some(a)) = (&rec.transit, v["annotations"].as_object_mut()) {
+        let hops: Vec<String> = tr
+            .evidence
+            .iter()
+            .map(|e| {
+                format!(
+                    "hop {} {} {} ({})",
+                    e.hop, e.address, e.country, e.measurement
+                )
+            })
+            .collect();
+        a.insert(
+            "transit".into(),
+            Value::String(format!(
+                "crosses {}: {}",
+                tr.jurisdictions.join(", "),
+                hops.join("; ")
+            )),
+        );
+    }
+    v
 }
 
 /// Pending alerts (serialized API objects), mirrored to `<dir>/pending.jsonl`. The directory is
@@ -518,6 +539,7 @@ mod tests {
                 }],
                 detected_not_listed: 0,
             },
+            transit: None,
         }
     }
 

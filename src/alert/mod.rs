@@ -82,6 +82,9 @@ pub struct AlertRecord {
     pub alert: AlertBody,
     pub dest_geo: GeoField,
     pub personal_data: PersonalData,
+    /// Path evidence (transit alerts; also on other alerts of a flow whose path was checked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transit: Option<crate::path::Transit>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -119,6 +122,9 @@ pub struct FlowRecord {
     pub dest_geo: Option<GeoField>,
     pub flow: FlowCounters,
     pub personal_data: PersonalData,
+    /// The transit verdict, when the flow's path was checked against a `deny_transit`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transit: Option<crate::path::Transit>,
     /// Alert kinds raised on this flow.
     pub alerts: Vec<&'static str>,
 }

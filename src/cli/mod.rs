@@ -19,6 +19,7 @@ use crate::config::{self, Config};
 use crate::engine::Runtime;
 use crate::geo::{GeoConfig, GeoDb};
 use crate::metrics::exporter::{Exporter, HttpServer};
+use crate::path::{atlas, PathDb, PathRecord};
 use crate::pipeline::{self, Control, Outcome, Sinks, Source};
 
 /// The default config, bundled so that `sovereign` runs with no files (rules/sovereign.toml).
@@ -75,6 +76,10 @@ pub enum Command {
         /// Print the pipeline counters (Prometheus text format) after the summary.
         #[arg(long)]
         stats: bool,
+        /// Traceroutes measured from the gateway (RIPE Atlas JSON or JSON lines), as path
+        /// evidence for tenants' deny_transit (repeatable; added to [paths] files).
+        #[arg(long = "paths")]
+        paths: Vec<PathBuf>,
         /// Capture files, replayed in the order given.
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -96,6 +101,22 @@ pub enum Command {
         /// Drop root to this user once the capture, sockets and files are open.
         #[arg(long)]
         user: Option<String>,
+    },
+    /// Summarise imported traceroutes: per probe, the hops' countries and the verdict.
+    Paths {
+        /// Config file for overrides and databases (default: bundled).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Jurisdictions (country codes or groups) the paths must not cross; default: every
+        /// tenant's deny_transit in the config.
+        #[arg(long, value_delimiter = ',')]
+        deny: Vec<String>,
+        /// One JSON object per traceroute.
+        #[arg(long)]
+        json: bool,
+        /// RIPE Atlas traceroute results (JSON, JSON lines, or a download wrapper).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
     /// Validate a config file (and open its geo databases); prints what it compiled to.
     CheckConfig {
@@ -170,12 +191,17 @@ pub fn run(cli: Cli) -> Result<i32> {
                     workers,
                 },
             stats,
+            paths,
             files,
         } => {
             check_distinct(alerts.as_deref(), flows.as_deref())?;
             let cfg = load_config(config.as_deref())?;
             let geo = Arc::new(GeoDb::open(&cfg.geo)?);
-            let rt = Arc::new(Runtime::new(&cfg, geo, &hmac_key(&cfg)?));
+            let mut rt = Runtime::new(&cfg, geo.clone(), &hmac_key(&cfg)?);
+            let mut path_files = cfg.path_files.clone();
+            path_files.extend(paths);
+            rt.paths = Arc::new(load_paths(&path_files, &geo)?);
+            let rt = Arc::new(rt);
             let sinks = Sinks {
                 alerts: sink(alerts.as_deref(), false)?,
                 flows: flows.as_deref().map(|p| sink(Some(p), false)).transpose()?,
@@ -207,6 +233,12 @@ pub fn run(cli: Cli) -> Result<i32> {
             capture,
             user,
         }),
+        Command::Paths {
+            config,
+            deny,
+            json,
+            files,
+        } => paths_command(config.as_deref(), &deny, json, &files),
         Command::CheckConfig { file } => {
             let cfg = load_config(file.as_deref())?;
             let geo = GeoDb::open(&cfg.geo)?;
@@ -411,8 +443,9 @@ fn reload_runtime(
         .hmac_key
         .as_ref()
         .map_or_else(|| run_key.to_vec(), |k| k.bytes().to_vec());
-    let rt = Arc::new(Runtime::new(&cfg, geo, &key));
-    Ok((cfg, rt))
+    let mut rt = Runtime::new(&cfg, geo.clone(), &key);
+    rt.paths = Arc::new(load_paths(&cfg.path_files, &geo)?);
+    Ok((cfg, Arc::new(rt)))
 }
 
 /// Drops root for `user` (supplementary groups, group, user).
@@ -440,7 +473,9 @@ fn run_daemon(a: RunArgs) -> Result<i32> {
     let cfg = load_config(a.common.config.as_deref())?;
     let key = hmac_key(&cfg)?;
     let geo = Arc::new(GeoDb::open(&cfg.geo)?);
-    let rt = Arc::new(Runtime::new(&cfg, geo, &key));
+    let mut rt = Runtime::new(&cfg, geo.clone(), &key);
+    rt.paths = Arc::new(load_paths(&cfg.path_files, &geo)?);
+    let rt = Arc::new(rt);
     let n = worker_count(a.common.workers, &cfg)?;
     let exp = Exporter::new(n)?;
     exp.pipeline
@@ -539,5 +574,154 @@ fn run_daemon(a: RunArgs) -> Result<i32> {
     if let Some(e) = &out.live_error {
         anyhow::bail!("{e}");
     }
+    Ok(0)
+}
+
+/// Reads traceroute files into path evidence, hops geolocated with `geo`.
+fn load_paths(files: &[PathBuf], geo: &GeoDb) -> Result<PathDb> {
+    let mut traces = Vec::new();
+    for f in files {
+        let text =
+            std::fs::read_to_string(f).with_context(|| format!("{}: cannot read", f.display()))?;
+        traces.extend(atlas::parse(&text, &f.display().to_string())?);
+    }
+    let db = PathDb::from_traceroutes(&traces, geo);
+    if !files.is_empty() {
+        tracing::info!(
+            files = files.len(),
+            traceroutes = traces.len(),
+            destinations = db.len(),
+            "paths_loaded"
+        );
+    }
+    Ok(db)
+}
+
+fn paths_command(
+    config: Option<&Path>,
+    deny: &[String],
+    json: bool,
+    files: &[PathBuf],
+) -> Result<i32> {
+    let cfg = load_config(config)?;
+    let geo = GeoDb::open(&cfg.geo)?;
+    // What must not be crossed: --deny (codes or groups), else every tenant's deny_transit.
+    let mut forbidden = crate::geo::CountrySet::new();
+    if deny.is_empty() {
+        for t in &cfg.policy.tenants {
+            for c in t.deny_transit.iter() {
+                forbidden.insert(c);
+            }
+        }
+    } else {
+        for d in deny {
+            let d = d.trim();
+            if let Some(g) = cfg.jurisdictions.groups.get(d) {
+                for c in g.members.iter() {
+                    forbidden.insert(c);
+                }
+            } else if let Some(c) = crate::geo::Country::parse(d) {
+                forbidden.insert(c);
+            } else {
+                anyhow::bail!("--deny {d:?} is neither a country code nor a jurisdiction group");
+            }
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    let mut crossing = 0;
+    let mut total = 0;
+    for f in files {
+        let text =
+            std::fs::read_to_string(f).with_context(|| format!("{}: cannot read", f.display()))?;
+        for t in atlas::parse(&text, &f.display().to_string())? {
+            total += 1;
+            let rec = PathRecord::from_traceroute(&t, &geo);
+            let crossed: Vec<String> = rec
+                .as_ref()
+                .map(|r| r.crossed().iter().map(|c| c.to_string()).collect())
+                .unwrap_or_default();
+            let denied: Vec<String> = rec
+                .as_ref()
+                .map(|r| {
+                    r.crossed()
+                        .into_iter()
+                        .filter(|c| forbidden.contains(*c))
+                        .map(|c| c.to_string())
+                        .collect()
+                })
+                .unwrap_or_default();
+            if !denied.is_empty() {
+                crossing += 1;
+            }
+            let verdict = match (&rec, denied.is_empty()) {
+                (None, _) => "no_destination",
+                (Some(_), true) => "clear",
+                (Some(_), false) => "crosses_denied",
+            };
+            if json {
+                let hops: Vec<serde_json::Value> = rec
+                    .as_ref()
+                    .map(|r| {
+                        r.hops
+                            .iter()
+                            .map(|h| {
+                                serde_json::json!({
+                                    "hop": h.hop,
+                                    "address": h.address,
+                                    "country": h.country.map(|c| c.to_string()),
+                                    "rtt_ms": h.rtt_ms,
+                                    "mpls": h.mpls,
+                                })
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                serde_json::to_writer(
+                    &mut out,
+                    &serde_json::json!({
+                        "file": f.display().to_string(),
+                        "msm_id": t.msm_id,
+                        "prb_id": t.prb_id,
+                        "origin": t.origin,
+                        "dst_addr": t.dst_addr,
+                        "hops": hops,
+                        "silent_hops": rec.as_ref().map(|r| r.silent_hops.clone()).unwrap_or_default(),
+                        "reached": t.is_success(),
+                        "countries": crossed,
+                        "denied": denied,
+                        "verdict": verdict,
+                    }),
+                )?;
+                writeln!(out)?;
+            } else {
+                writeln!(
+                    out,
+                    "msm {} probe {} {} -> {}: {} hops, {} responding, countries [{}], {}{}",
+                    t.msm_id.map_or_else(|| "?".into(), |m| m.to_string()),
+                    t.prb_id.map_or_else(|| "?".into(), |p| p.to_string()),
+                    t.origin.map_or_else(|| "?".into(), |o| o.to_string()),
+                    t.dst_addr.map_or_else(|| "?".into(), |d| d.to_string()),
+                    t.total_hops(),
+                    rec.as_ref().map_or(0, |r| r.hops.len()),
+                    crossed.join(" "),
+                    verdict,
+                    if denied.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", denied.join(", "))
+                    }
+                )?;
+            }
+        }
+    }
+    writeln!(
+        std::io::stderr(),
+        "traceroutes={total} crossing_denied={crossing} denied=[{}]",
+        forbidden
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    )?;
     Ok(0)
 }

@@ -16,6 +16,7 @@ use crate::alert::alertmanager::AlertmanagerConfig;
 use crate::capture::CaptureConfig;
 use crate::flow::FlowConfig;
 use crate::geo::{Country, CountrySet, GeoConfig};
+use crate::path::reach::LatLon;
 use crate::pii::{Detector, DetectorSet};
 use crate::pipeline::PipelineConfig;
 use crate::policy::{Group, Jurisdictions, OnUnknown, Policy, Tenant};
@@ -60,6 +61,8 @@ pub struct Config {
     /// Prometheus endpoint address.
     pub metrics_listen: SocketAddr,
     pub alertmanager: Vec<AlertmanagerConfig>,
+    /// Imported traceroutes (`[paths] files`), resolved against the config file.
+    pub path_files: Vec<PathBuf>,
 }
 
 /// Default `[metrics] listen`.
@@ -86,6 +89,8 @@ impl std::fmt::Debug for SecretKey {
 pub struct Site {
     pub name: Option<String>,
     pub inside: Vec<IpNet>,
+    /// Where the gateway is (`[site] location`), for the speed-of-light bound.
+    pub location: Option<LatLon>,
 }
 
 impl Site {
@@ -210,9 +215,28 @@ fn compile(raw: RawConfig, file: &str, base: &Path) -> Result<Config, ConfigErro
             Ok(net)
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let location = match &raw.site.location {
+        None => None,
+        Some(l) => {
+            if !(-90.0..=90.0).contains(&l.lat) || !(-180.0..=180.0).contains(&l.lon) {
+                return Err(cx.err(
+                    "site.location",
+                    format!(
+                        "lat {} / lon {} is not a place (lat -90..90, lon -180..180, degrees)",
+                        l.lat, l.lon
+                    ),
+                ));
+            }
+            Some(LatLon {
+                lat: l.lat,
+                lon: l.lon,
+            })
+        }
+    };
     let site = Site {
         name: raw.site.name.clone(),
         inside,
+        location,
     };
 
     // [geo]
@@ -409,6 +433,17 @@ fn compile(raw: RawConfig, file: &str, base: &Path) -> Result<Config, ConfigErro
         });
     }
 
+    let mut path_files = Vec::new();
+    for (i, f) in raw.paths.files.iter().enumerate() {
+        let p = resolve(base, f);
+        if !p.is_file() {
+            return Err(cx.err(
+                format!("paths.files[{i}]"),
+                format!("{} does not exist or is not a file", p.display()),
+            ));
+        }
+        path_files.push(p);
+    }
     let capture = compile_capture(&cx, &raw.capture)?;
     let pipeline = compile_pipeline(&cx, &raw.pipeline)?;
     let listen = raw
@@ -442,6 +477,7 @@ fn compile(raw: RawConfig, file: &str, base: &Path) -> Result<Config, ConfigErro
         pipeline,
         metrics_listen,
         alertmanager,
+        path_files,
     })
 }
 

@@ -28,6 +28,8 @@ pub struct RawConfig {
     pub metrics: RawMetrics,
     #[serde(default)]
     pub alert: RawAlert,
+    #[serde(default)]
+    pub paths: RawPaths,
 }
 
 /// `[capture]`: live capture settings (`sovereign run`).
@@ -106,6 +108,26 @@ pub struct RawSite {
     pub name: Option<String>,
     /// CIDRs of the inside (tenant) side of the gateway.
     pub inside: Vec<String>,
+    /// Where the gateway is (for the speed-of-light bound on transit).
+    #[serde(default)]
+    pub location: Option<RawLocation>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLocation {
+    pub lat: f64,
+    pub lon: f64,
+}
+
+/// `[paths]`: path evidence.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPaths {
+    /// Traceroutes measured from the gateway (RIPE Atlas JSON / JSON lines), relative to the
+    /// config file.
+    #[serde(default)]
+    pub files: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -18,6 +18,7 @@ use crate::decode::decode;
 use crate::flow::{Dir, Ended, Flow, FlowConfig, FlowTable};
 use crate::geo::{Answer, Country, Geo, GeoDb};
 use crate::metrics::Stats;
+use crate::path::{transit_verdict, PathDb, Transit};
 use crate::pii::{FlowPii, Hasher, Scanner};
 use crate::policy::{Kind, Policy, TenantId};
 use crate::time::Timestamp;
@@ -32,6 +33,8 @@ pub struct Runtime {
     pub geo: Arc<GeoDb>,
     pub geo_cache_size: usize,
     pub hasher: Hasher,
+    /// Imported path evidence (empty unless `--paths` / `[paths] files`).
+    pub paths: Arc<PathDb>,
 }
 
 impl Runtime {
@@ -44,6 +47,7 @@ impl Runtime {
             geo,
             geo_cache_size: cfg.geo.cache_size,
             hasher: Hasher::new(hmac_key),
+            paths: Arc::new(PathDb::default()),
         }
     }
 }
@@ -71,6 +75,10 @@ pub struct FlowData {
     pub raised: u8,
     pub egress_pkts: u64,
     pub egress_bytes: u64,
+    /// Transit verdict, decided once when the flow is first known to carry personal data and
+    /// path evidence for its destination exists.
+    pub transit: Option<Transit>,
+    pub transit_checked: bool,
 }
 
 impl FlowData {
@@ -291,15 +299,69 @@ fn evaluate(
     if !flow.data.carries_personal_data() {
         return;
     }
+    if !flow.data.transit_checked {
+        flow.data.transit_checked = true;
+        flow.data.transit = check_transit(rt, flow, t);
+    }
     let country = flow.data.dest.and_then(|a| a.country);
-    let Some(kind) = rt.policy.decide(t, country) else {
-        return;
+    if let Some(kind) = rt.policy.decide(t, country) {
+        raise(rt, flow, t, kind, now, stats, out);
+    }
+    if flow
+        .data
+        .transit
+        .as_ref()
+        .is_some_and(|tr| !tr.jurisdictions.is_empty())
+    {
+        raise(rt, flow, t, Kind::Transit, now, stats, out);
+    }
+}
+
+/// The transit verdict for a flow whose tenant forbids some transit and whose destination has
+/// path evidence. The RTT toward the outside endpoint bounds the path (`[site] location`).
+fn check_transit(rt: &Runtime, flow: &Flow<FlowData>, t: TenantId) -> Option<Transit> {
+    if rt.paths.is_empty() || rt.policy.tenant(t)?.deny_transit.is_empty() {
+        return None;
+    }
+    let (_, outside, _) = orient(flow);
+    let path = rt.paths.lookup(outside.0)?;
+    let denied = rt.policy.denied_transit(t, &path.crossed());
+    let rtt = match flow.data.inside {
+        Inside::Server => flow.rtt_client,
+        _ => flow.rtt_server,
     };
+    transit_verdict(path, &denied, rt.site.location, rtt)
+}
+
+fn raise(
+    rt: &Runtime,
+    flow: &mut Flow<FlowData>,
+    t: TenantId,
+    kind: Kind,
+    now: Timestamp,
+    stats: &mut Stats,
+    out: &mut Vec<Event>,
+) {
     if flow.data.raised & kind.bit() != 0 {
         return;
     }
     flow.data.raised |= kind.bit();
-    let rec = alert_record(rt, flow, now, kind, rt.policy.reason(t, kind, country));
+    let country = flow.data.dest.and_then(|a| a.country);
+    let reason = match (kind, &flow.data.transit) {
+        (Kind::Transit, Some(tr)) => format!(
+            "personal data of {} to {} crosses {} ({} traceroute hop{}); {} must not be transited",
+            rt.policy.tenant(t).map_or("?", |x| x.id.as_str()),
+            country.map_or_else(|| "an unknown jurisdiction".to_string(), |c| c.to_string()),
+            tr.jurisdictions.join(", "),
+            tr.evidence.len(),
+            if tr.evidence.len() == 1 { "" } else { "s" },
+            rt.policy
+                .tenant(t)
+                .map_or_else(String::new, |x| x.deny_transit_names.join(", "))
+        ),
+        _ => rt.policy.reason(t, kind, country),
+    };
+    let rec = alert_record(rt, flow, now, kind, reason);
     let key = (
         rec.tenant.clone(),
         kind.name(),
@@ -322,6 +384,8 @@ fn classify(rt: &Runtime, geo: &mut Geo, flow: &mut Flow<FlowData>) {
     flow.data.tenant = None;
     flow.data.dest = None;
     flow.data.declared = false;
+    flow.data.transit = None;
+    flow.data.transit_checked = false;
     let ci = rt.site.is_inside(flow.client.0);
     let si = rt.site.is_inside(flow.server.0);
     let (inside, inside_ip, outside_ip) = match (ci, si) {
@@ -434,6 +498,7 @@ fn alert_record(
                 embedded_ipv4: None,
             }),
         personal_data: personal_data(&flow.data),
+        transit: flow.data.transit.clone(),
     }
 }
 
@@ -466,6 +531,7 @@ fn flow_record(rt: &Runtime, flow: &Flow<FlowData>, reason: &'static str) -> Flo
             alerted: flow.data.raised != 0,
         },
         personal_data: personal_data(&flow.data),
+        transit: flow.data.transit.clone(),
         alerts,
     }
 }

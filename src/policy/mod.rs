@@ -40,7 +40,7 @@ pub struct Tenant {
     pub allow: CountrySet,
     /// `allow` as written in the config, for alert reasons ("not in EEA").
     pub allow_names: Vec<String>,
-    /// Jurisdictions personal data must not transit (evaluated by the path stage, later).
+    /// Jurisdictions personal data must not transit (checked against path evidence).
     pub deny_transit: CountrySet,
     pub deny_transit_names: Vec<String>,
     pub on_unknown: OnUnknown,
@@ -58,21 +58,24 @@ pub type TenantId = usize;
 pub enum Kind {
     Residency,
     UnknownJurisdiction,
+    /// The path to the destination crosses a jurisdiction in the tenant's `deny_transit`.
+    Transit,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 2] = [Kind::Residency, Kind::UnknownJurisdiction];
+    pub const ALL: [Kind; 3] = [Kind::Residency, Kind::UnknownJurisdiction, Kind::Transit];
 
     pub fn name(self) -> &'static str {
         match self {
             Kind::Residency => "residency",
             Kind::UnknownJurisdiction => "unknown_jurisdiction",
+            Kind::Transit => "transit",
         }
     }
 
     pub fn severity(self) -> &'static str {
         match self {
-            Kind::Residency => "high",
+            Kind::Residency | Kind::Transit => "high",
             Kind::UnknownJurisdiction => "medium",
         }
     }
@@ -82,6 +85,7 @@ impl Kind {
         match self {
             Kind::Residency => 1,
             Kind::UnknownJurisdiction => 2,
+            Kind::Transit => 4,
         }
     }
 }
@@ -139,12 +143,32 @@ impl Policy {
         }
     }
 
+    /// Jurisdictions of `crossed` that tenant `t` forbids personal data to transit.
+    pub fn denied_transit(&self, t: TenantId, crossed: &[Country]) -> Vec<Country> {
+        let Some(tenant) = self.tenants.get(t) else {
+            return Vec::new();
+        };
+        let mut out: Vec<Country> = crossed
+            .iter()
+            .copied()
+            .filter(|c| tenant.deny_transit.contains(*c))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// The human reason of a verdict, built only when an alert is raised.
     pub fn reason(&self, t: TenantId, kind: Kind, country: Option<Country>) -> String {
         let Some(tenant) = self.tenants.get(t) else {
             return String::new();
         };
         match (kind, country) {
+            (Kind::Transit, _) => format!(
+                "personal data of {} crosses a jurisdiction it must not transit ({})",
+                tenant.id,
+                tenant.deny_transit_names.join(", ")
+            ),
             (Kind::Residency, Some(c)) => format!(
                 "personal data of {} sent to {} (not in {})",
                 tenant.id,
