@@ -183,3 +183,92 @@ fn near_the_us_the_rtt_cannot_clear_it() {
     assert_eq!(b["checked"][0]["country"], "US");
     assert_eq!(b["checked"][0]["verdict"], "within_reach");
 }
+
+/// An MRT RIB dump (generated here with bgpkit-parser's encoder) routing DEST's /24 through
+/// AS3356, registered in the US per the generated RIR statistics.
+fn bgp_files(dir: &Path) -> (String, String) {
+    use bgpkit_parser::encoder::MrtRibEncoder;
+    use bgpkit_parser::models::{AsPath, BgpElem, NetworkPrefix};
+    let mut enc = MrtRibEncoder::new();
+    for (prefix, path) in [
+        ("203.0.113.0/24", vec![64500u32, 3356, 3320, 64511]),
+        ("198.51.100.0/24", vec![64500u32, 3320]),
+    ] {
+        let elem = BgpElem {
+            timestamp: 1_700_000_000.0,
+            peer_ip: "192.0.2.1".parse().unwrap(),
+            peer_asn: 64500.into(),
+            prefix: NetworkPrefix::new(prefix.parse().unwrap(), None),
+            as_path: Some(AsPath::from_sequence(path)),
+            ..Default::default()
+        };
+        enc.process_elem(&elem).unwrap();
+    }
+    let mrt = dir.join("rib.mrt");
+    std::fs::write(&mrt, enc.export_bytes().unwrap()).unwrap();
+    let stats = dir.join("delegated-extended.txt");
+    std::fs::write(
+        &stats,
+        "2|nro|20260101|4|19700101|20260101|+0000\n\
+         arin|US|asn|3356|1|20000301|allocated|a\n\
+         ripencc|DE|asn|3320|1|19940803|allocated|b\n\
+         ripencc|DE|asn|64500|12|20200101|allocated|c\n",
+    )
+    .unwrap();
+    (mrt.display().to_string(), stats.display().to_string())
+}
+
+#[test]
+fn a_us_registered_carrier_on_the_bgp_path_is_legal_exposure_not_cleared_by_rtt() {
+    // Frankfurt with 20 ms: no US hop can have been reached, and the traceroute avoids the US;
+    // but the AS path crosses AS3356, registered in the US.
+    let dir = scratch("transit-bgp");
+    let cfg = config(&dir, Some((50.11, 8.68)));
+    let trace = traceroute(&dir, "203.0.113.1");
+    let pcap = capture(&dir);
+    let (mrt, stats) = bgp_files(&dir);
+    let a = dir.join("alerts.jsonl");
+    let out = sovereign(&[
+        "replay",
+        "--config",
+        &cfg,
+        "--paths",
+        &trace,
+        "--mrt",
+        &mrt,
+        "--rir-stats",
+        &stats,
+        "--alerts",
+        &a.display().to_string(),
+        &pcap,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let alerts = read_lines(&a);
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let tr = &alerts[0]["transit"];
+    assert_eq!(alerts[0]["alert"]["kind"], "transit");
+    assert_eq!(tr["jurisdictions"], serde_json::json!(["US"]));
+    let ev = tr["evidence"].as_array().unwrap();
+    assert_eq!(ev.len(), 1, "{tr}");
+    assert_eq!(ev[0]["source"], "bgp");
+    assert_eq!(ev[0]["basis"], "registration");
+    assert_eq!(ev[0]["asn"], 3356);
+    assert_eq!(ev[0]["registry"], "arin");
+    assert_eq!(ev[0]["prefix"], "203.0.113.0/24");
+    assert!(
+        alerts[0]["alert"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("1 AS on the BGP path registered there"),
+        "{}",
+        alerts[0]
+    );
+    // --mrt without --rir-stats is refused, naming both.
+    let out = sovereign(&["replay", "--config", &cfg, "--mrt", &mrt, &pcap]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--rir-stats"),
+        "{}",
+        text(&out.stderr)
+    );
+}

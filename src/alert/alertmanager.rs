@@ -127,11 +127,10 @@ pub fn am_alert(rec: &AlertRecord) -> Value {
         let hops: Vec<String> = tr
             .evidence
             .iter()
-            .map(|e| {
-                format!(
-                    "hop {} {} {} ({})",
-                    e.hop, e.address, e.country, e.measurement
-                )
+            .map(|e| match (e.hop, e.address, e.asn) {
+                (Some(h), Some(a), _) => format!("hop {h} {a} located in {}", e.country),
+                (_, _, Some(asn)) => format!("AS{asn} registered in {}", e.country),
+                _ => e.country.clone(),
             })
             .collect();
         a.insert(

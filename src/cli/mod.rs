@@ -19,7 +19,7 @@ use crate::config::{self, Config};
 use crate::engine::Runtime;
 use crate::geo::{GeoConfig, GeoDb};
 use crate::metrics::exporter::{Exporter, HttpServer};
-use crate::path::{atlas, PathDb, PathRecord};
+use crate::path::{atlas, bgp, PathDb, PathRecord};
 use crate::pipeline::{self, Control, Outcome, Sinks, Source};
 
 /// The default config, bundled so that `sovereign` runs with no files (rules/sovereign.toml).
@@ -80,6 +80,12 @@ pub enum Command {
         /// evidence for tenants' deny_transit (repeatable; added to [paths] files).
         #[arg(long = "paths")]
         paths: Vec<PathBuf>,
+        /// MRT RIB dump of the gateway's BGP view (with --rir-stats; overrides [paths] mrt).
+        #[arg(long)]
+        mrt: Option<PathBuf>,
+        /// RIR delegated-extended statistics file(s) (repeatable; added to [paths] rir_stats).
+        #[arg(long = "rir-stats")]
+        rir_stats: Vec<PathBuf>,
         /// Capture files, replayed in the order given.
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -192,6 +198,8 @@ pub fn run(cli: Cli) -> Result<i32> {
                 },
             stats,
             paths,
+            mrt,
+            rir_stats,
             files,
         } => {
             check_distinct(alerts.as_deref(), flows.as_deref())?;
@@ -200,7 +208,10 @@ pub fn run(cli: Cli) -> Result<i32> {
             let mut rt = Runtime::new(&cfg, geo.clone(), &hmac_key(&cfg)?);
             let mut path_files = cfg.path_files.clone();
             path_files.extend(paths);
-            rt.paths = Arc::new(load_paths(&path_files, &geo)?);
+            let mut stats_files = cfg.rir_stats.clone();
+            stats_files.extend(rir_stats);
+            let mrt = mrt.or_else(|| cfg.mrt.clone());
+            rt.paths = Arc::new(load_paths(&path_files, mrt.as_deref(), &stats_files, &geo)?);
             let rt = Arc::new(rt);
             let sinks = Sinks {
                 alerts: sink(alerts.as_deref(), false)?,
@@ -444,7 +455,12 @@ fn reload_runtime(
         .as_ref()
         .map_or_else(|| run_key.to_vec(), |k| k.bytes().to_vec());
     let mut rt = Runtime::new(&cfg, geo.clone(), &key);
-    rt.paths = Arc::new(load_paths(&cfg.path_files, &geo)?);
+    rt.paths = Arc::new(load_paths(
+        &cfg.path_files,
+        cfg.mrt.as_deref(),
+        &cfg.rir_stats,
+        &geo,
+    )?);
     Ok((cfg, Arc::new(rt)))
 }
 
@@ -474,7 +490,12 @@ fn run_daemon(a: RunArgs) -> Result<i32> {
     let key = hmac_key(&cfg)?;
     let geo = Arc::new(GeoDb::open(&cfg.geo)?);
     let mut rt = Runtime::new(&cfg, geo.clone(), &key);
-    rt.paths = Arc::new(load_paths(&cfg.path_files, &geo)?);
+    rt.paths = Arc::new(load_paths(
+        &cfg.path_files,
+        cfg.mrt.as_deref(),
+        &cfg.rir_stats,
+        &geo,
+    )?);
     let rt = Arc::new(rt);
     let n = worker_count(a.common.workers, &cfg)?;
     let exp = Exporter::new(n)?;
@@ -577,15 +598,39 @@ fn run_daemon(a: RunArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// Reads traceroute files into path evidence, hops geolocated with `geo`.
-fn load_paths(files: &[PathBuf], geo: &GeoDb) -> Result<PathDb> {
+/// Reads traceroute files (hops geolocated with `geo`) and BGP data into path evidence.
+fn load_paths(
+    files: &[PathBuf],
+    mrt: Option<&Path>,
+    rir_stats: &[PathBuf],
+    geo: &GeoDb,
+) -> Result<PathDb> {
     let mut traces = Vec::new();
     for f in files {
         let text =
             std::fs::read_to_string(f).with_context(|| format!("{}: cannot read", f.display()))?;
         traces.extend(atlas::parse(&text, &f.display().to_string())?);
     }
-    let db = PathDb::from_traceroutes(&traces, geo);
+    let mut db = PathDb::from_traceroutes(&traces, geo);
+    match (mrt, rir_stats.is_empty()) {
+        (Some(m), false) => {
+            let file =
+                std::fs::File::open(m).with_context(|| format!("{}: cannot read", m.display()))?;
+            let rib = bgp::Rib::read(std::io::BufReader::new(file), &m.display().to_string())?;
+            let mut stats = bgp::AsCountries::default();
+            for f in rir_stats {
+                let text = std::fs::read_to_string(f)
+                    .with_context(|| format!("{}: cannot read", f.display()))?;
+                stats.add(&text, &f.display().to_string())?;
+            }
+            tracing::info!(prefixes = rib.len(), "bgp_loaded");
+            db = db.with_bgp(rib, stats);
+        }
+        (None, true) => {}
+        _ => anyhow::bail!(
+            "--mrt and --rir-stats go together: the AS path needs the ASes' registration countries"
+        ),
+    }
     if !files.is_empty() {
         tracing::info!(
             files = files.len(),

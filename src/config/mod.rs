@@ -63,6 +63,9 @@ pub struct Config {
     pub alertmanager: Vec<AlertmanagerConfig>,
     /// Imported traceroutes (`[paths] files`), resolved against the config file.
     pub path_files: Vec<PathBuf>,
+    /// `[paths] mrt` and `rir_stats`.
+    pub mrt: Option<PathBuf>,
+    pub rir_stats: Vec<PathBuf>,
 }
 
 /// Default `[metrics] listen`.
@@ -444,6 +447,36 @@ fn compile(raw: RawConfig, file: &str, base: &Path) -> Result<Config, ConfigErro
         }
         path_files.push(p);
     }
+    let existing = |key: String, f: &str| {
+        let p = resolve(base, f);
+        if p.is_file() {
+            Ok(p)
+        } else {
+            Err(cx.err(
+                key,
+                format!("{} does not exist or is not a file", p.display()),
+            ))
+        }
+    };
+    let mrt = raw
+        .paths
+        .mrt
+        .as_deref()
+        .map(|f| existing("paths.mrt".into(), f))
+        .transpose()?;
+    let rir_stats = raw
+        .paths
+        .rir_stats
+        .iter()
+        .enumerate()
+        .map(|(i, f)| existing(format!("paths.rir_stats[{i}]"), f))
+        .collect::<Result<Vec<_>, _>>()?;
+    if mrt.is_some() == rir_stats.is_empty() {
+        return Err(cx.err(
+            "paths.mrt",
+            "mrt and rir_stats go together: the AS path needs the ASes' registration countries",
+        ));
+    }
     let capture = compile_capture(&cx, &raw.capture)?;
     let pipeline = compile_pipeline(&cx, &raw.pipeline)?;
     let listen = raw
@@ -478,6 +511,8 @@ fn compile(raw: RawConfig, file: &str, base: &Path) -> Result<Config, ConfigErro
         metrics_listen,
         alertmanager,
         path_files,
+        mrt,
+        rir_stats,
     })
 }
 

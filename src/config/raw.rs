@@ -128,6 +128,12 @@ pub struct RawPaths {
     /// config file.
     #[serde(default)]
     pub files: Vec<String>,
+    /// MRT RIB dump (TABLE_DUMP_V2) of the gateway's BGP view.
+    #[serde(default)]
+    pub mrt: Option<String>,
+    /// RIR delegated-extended statistics files (AS registration countries).
+    #[serde(default)]
+    pub rir_stats: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

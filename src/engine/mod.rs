@@ -18,7 +18,7 @@ use crate::decode::decode;
 use crate::flow::{Dir, Ended, Flow, FlowConfig, FlowTable};
 use crate::geo::{Answer, Country, Geo, GeoDb};
 use crate::metrics::Stats;
-use crate::path::{transit_verdict, PathDb, Transit};
+use crate::path::{transit_verdict, PathDb, Transit, TransitFacts};
 use crate::pii::{FlowPii, Hasher, Scanner};
 use crate::policy::{Kind, Policy, TenantId};
 use crate::time::Timestamp;
@@ -317,6 +317,26 @@ fn evaluate(
     }
 }
 
+/// "2 traceroute hops located, 1 AS registered" for reasons.
+fn evidence_summary(tr: &Transit) -> String {
+    let located = tr.evidence.iter().filter(|e| e.basis == "location").count();
+    let registered = tr.evidence.len() - located;
+    let mut parts = Vec::new();
+    if located > 0 {
+        parts.push(format!(
+            "{located} traceroute hop{} located there",
+            if located == 1 { "" } else { "s" }
+        ));
+    }
+    if registered > 0 {
+        parts.push(format!(
+            "{registered} AS{} on the BGP path registered there",
+            if registered == 1 { "" } else { "es" }
+        ));
+    }
+    parts.join(", ")
+}
+
 /// The transit verdict for a flow whose tenant forbids some transit and whose destination has
 /// path evidence. The RTT toward the outside endpoint bounds the path (`[site] location`).
 fn check_transit(rt: &Runtime, flow: &Flow<FlowData>, t: TenantId) -> Option<Transit> {
@@ -324,13 +344,23 @@ fn check_transit(rt: &Runtime, flow: &Flow<FlowData>, t: TenantId) -> Option<Tra
         return None;
     }
     let (_, outside, _) = orient(flow);
-    let path = rt.paths.lookup(outside.0)?;
-    let denied = rt.policy.denied_transit(t, &path.crossed());
-    let rtt = match flow.data.inside {
-        Inside::Server => flow.rtt_client,
-        _ => flow.rtt_server,
-    };
-    transit_verdict(path, &denied, rt.site.location, rtt)
+    let path = rt.paths.lookup(outside.0);
+    let as_path = rt.paths.as_path(outside.0);
+    let registered: Vec<_> = as_path
+        .iter()
+        .flat_map(|(_, hops)| hops.iter().filter_map(|h| h.country))
+        .collect();
+    transit_verdict(&TransitFacts {
+        path,
+        denied_location: path.map_or_else(Vec::new, |p| rt.policy.denied_transit(t, &p.crossed())),
+        denied_registration: rt.policy.denied_transit(t, &registered),
+        as_path,
+        site: rt.site.location,
+        rtt: match flow.data.inside {
+            Inside::Server => flow.rtt_client,
+            _ => flow.rtt_server,
+        },
+    })
 }
 
 fn raise(
@@ -349,12 +379,11 @@ fn raise(
     let country = flow.data.dest.and_then(|a| a.country);
     let reason = match (kind, &flow.data.transit) {
         (Kind::Transit, Some(tr)) => format!(
-            "personal data of {} to {} crosses {} ({} traceroute hop{}); {} must not be transited",
+            "personal data of {} to {} crosses {} ({}); {} must not be transited",
             rt.policy.tenant(t).map_or("?", |x| x.id.as_str()),
             country.map_or_else(|| "an unknown jurisdiction".to_string(), |c| c.to_string()),
             tr.jurisdictions.join(", "),
-            tr.evidence.len(),
-            if tr.evidence.len() == 1 { "" } else { "s" },
+            evidence_summary(tr),
             rt.policy
                 .tenant(t)
                 .map_or_else(String::new, |x| x.deny_transit_names.join(", "))

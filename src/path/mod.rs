@@ -1,12 +1,14 @@
 //! Path: evidence of where a flow's packets travel between the gateway and the destination, and
-//! the transit verdict per destination. Today: imported traceroutes (RIPE Atlas results measured
-//! from the gateway, `replay --paths` / `[paths] files`) whose hops are geolocated like
-//! destinations, and the speed-of-light bound from the flow's handshake RTT (`reach`), which can
-//! prove that a jurisdiction was out of reach and so clear weaker evidence. Active probing and BGP
-//! come later (see ARCHITECTURE.md). Deterministic and I/O-free: callers read the files and pass
-//! the parsed traceroutes in.
+//! the transit verdict per destination. Sources: imported traceroutes (RIPE Atlas results
+//! measured from the gateway, `replay --paths` / `[paths] files`) whose hops are geolocated like
+//! destinations (physical location); the AS path from an MRT RIB dump with each AS's RIR
+//! registration country (`bgp`: legal exposure); and the speed-of-light bound from the flow's
+//! handshake RTT (`reach`), which can prove that a jurisdiction was out of physical reach and so
+//! clear location evidence (never registration). Active probing is not built yet (see
+//! ARCHITECTURE.md). Deterministic and I/O-free: callers read the files and pass them in.
 
 pub mod atlas;
+pub mod bgp;
 pub mod reach;
 
 use std::collections::HashMap;
@@ -103,6 +105,8 @@ impl PathRecord {
 pub struct PathDb {
     by_dst: HashMap<IpAddr, PathRecord>,
     by_prefix: HashMap<IpNet, IpAddr>,
+    /// RIB and AS registration countries, when both were given.
+    bgp: Option<(bgp::Rib, bgp::AsCountries)>,
 }
 
 fn prefix_of(ip: IpAddr) -> Option<IpNet> {
@@ -136,12 +140,26 @@ impl PathDb {
         db
     }
 
+    /// Adds BGP evidence.
+    pub fn with_bgp(mut self, rib: bgp::Rib, stats: bgp::AsCountries) -> PathDb {
+        self.bgp = Some((rib, stats));
+        self
+    }
+
+    /// Destinations with a traceroute.
     pub fn len(&self) -> usize {
         self.by_dst.len()
     }
 
+    /// No evidence of any kind.
     pub fn is_empty(&self) -> bool {
-        self.by_dst.is_empty()
+        self.by_dst.is_empty() && self.bgp.is_none()
+    }
+
+    /// The AS path toward `ip` with registration countries.
+    pub fn as_path(&self, ip: IpAddr) -> Option<(IpNet, Vec<bgp::AsHop>)> {
+        let (rib, stats) = self.bgp.as_ref()?;
+        bgp::as_path(rib, stats, ip)
     }
 
     /// The path toward `ip`, or toward its prefix.
@@ -153,18 +171,30 @@ impl PathDb {
     }
 }
 
-/// One piece of transit evidence in a record.
+/// One piece of transit evidence in a record: a traceroute hop located in a jurisdiction
+/// (`basis: "location"`), or an AS on the BGP path registered in one (`basis: "registration"`,
+/// legal exposure).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Evidence {
     pub source: &'static str,
-    pub hop: u16,
-    pub address: IpAddr,
+    pub basis: &'static str,
     pub country: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hop: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<IpAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rtt_ms: Option<f64>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub mpls: Vec<u32>,
-    pub measurement: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub asn: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub measurement: Option<String>,
 }
 
 /// What the handshake RTT says about one jurisdiction.
@@ -196,79 +226,106 @@ pub struct Transit {
     pub cleared_by_rtt: Vec<String>,
 }
 
-/// Checks a path against forbidden jurisdictions. `denied` are the forbidden countries the path
-/// crosses (from [`crate::policy::Policy::denied_transit`]); the RTT bound, when the site location
-/// and the flow's handshake RTT are known, clears those out of reach. `None` when nothing
-/// forbidden was named.
-pub fn transit_verdict(
-    path: &PathRecord,
-    denied: &[Country],
-    site: Option<LatLon>,
-    rtt: Option<Duration>,
-) -> Option<Transit> {
-    if denied.is_empty() {
+/// The facts a transit verdict is drawn from.
+#[derive(Debug, Default)]
+pub struct TransitFacts<'a> {
+    pub path: Option<&'a PathRecord>,
+    /// Forbidden countries the traceroute's hops are located in.
+    pub denied_location: Vec<Country>,
+    /// The AS path (covering prefix, ASes) and the forbidden countries ASes are registered in.
+    pub as_path: Option<(IpNet, Vec<bgp::AsHop>)>,
+    pub denied_registration: Vec<Country>,
+    pub site: Option<LatLon>,
+    /// Handshake RTT toward the destination, as seen at the gateway.
+    pub rtt: Option<Duration>,
+}
+
+/// Draws the transit verdict. The RTT bound, when the site location and the flow's handshake
+/// RTT are known, clears located hops out of reach; registration is legal, not physical, and
+/// stays. `None` when no evidence named a forbidden jurisdiction.
+pub fn transit_verdict(f: &TransitFacts<'_>) -> Option<Transit> {
+    if f.denied_location.is_empty() && f.denied_registration.is_empty() {
         return None;
     }
-    let mut remaining: Vec<Country> = denied.to_vec();
+    let mut remaining: Vec<Country> = f.denied_location.clone();
     let mut cleared = Vec::new();
-    let rtt_bound = match (site, rtt) {
-        (Some(site), Some(rtt)) => {
+    let rtt_bound = match (f.site, f.rtt, f.denied_location.is_empty()) {
+        (Some(site), Some(rtt), false) => {
             let shapes = Shapes::bundled();
             let mut checked = Vec::new();
-            let mut reach = reach::reach_km(rtt);
-            for c in denied {
-                match reach::bound(shapes, site, rtt, *c) {
-                    Bound::Excludes {
-                        reach_km,
-                        distance_km,
-                    } => {
-                        reach = reach_km;
-                        checked.push(RttCheck {
-                            country: c.to_string(),
-                            distance_km: distance_km.round(),
-                            verdict: "excluded",
-                        });
-                        remaining.retain(|x| x != c);
-                        cleared.push(c.to_string());
-                    }
-                    Bound::Inconclusive {
-                        reach_km,
-                        distance_km,
-                    } => {
-                        reach = reach_km;
-                        checked.push(RttCheck {
-                            country: c.to_string(),
-                            distance_km: distance_km.round(),
-                            verdict: "within_reach",
-                        });
-                    }
-                    Bound::NoShape => {}
+            for c in &f.denied_location {
+                let (verdict, distance_km) = match reach::bound(shapes, site, rtt, *c) {
+                    Bound::Excludes { distance_km, .. } => ("excluded", distance_km),
+                    Bound::Inconclusive { distance_km, .. } => ("within_reach", distance_km),
+                    Bound::NoShape => continue,
+                };
+                if verdict == "excluded" {
+                    remaining.retain(|x| x != c);
+                    cleared.push(c.to_string());
                 }
+                checked.push(RttCheck {
+                    country: c.to_string(),
+                    distance_km: distance_km.round(),
+                    verdict,
+                });
             }
             Some(RttBound {
                 rtt_ms: (rtt.as_secs_f64() * 1e6).round() / 1e3,
-                reach_km: reach.round(),
+                reach_km: reach::reach_km(rtt).round(),
                 checked,
             })
         }
         _ => None,
     };
-    let evidence = path
-        .hops
-        .iter()
-        .filter(|h| h.country.is_some_and(|c| remaining.contains(&c)))
-        .map(|h| Evidence {
-            source: "traceroute",
-            hop: h.hop,
-            address: h.address,
-            country: h.country.map(|c| c.to_string()).unwrap_or_default(),
-            rtt_ms: h.rtt_ms,
-            mpls: h.mpls.clone(),
-            measurement: path.measurement.clone(),
-        })
-        .collect();
+    let mut evidence: Vec<Evidence> = Vec::new();
+    if let Some(path) = f.path {
+        evidence.extend(
+            path.hops
+                .iter()
+                .filter(|h| h.country.is_some_and(|c| remaining.contains(&c)))
+                .map(|h| Evidence {
+                    source: "traceroute",
+                    basis: "location",
+                    country: h.country.map(|c| c.to_string()).unwrap_or_default(),
+                    hop: Some(h.hop),
+                    address: Some(h.address),
+                    rtt_ms: h.rtt_ms,
+                    mpls: h.mpls.clone(),
+                    asn: None,
+                    registry: None,
+                    prefix: None,
+                    measurement: Some(path.measurement.clone()),
+                }),
+        );
+    }
+    if let Some((prefix, hops)) = &f.as_path {
+        evidence.extend(
+            hops.iter()
+                .filter(|h| {
+                    h.country
+                        .is_some_and(|c| f.denied_registration.contains(&c))
+                })
+                .map(|h| Evidence {
+                    source: "bgp",
+                    basis: "registration",
+                    country: h.country.map(|c| c.to_string()).unwrap_or_default(),
+                    hop: None,
+                    address: None,
+                    rtt_ms: None,
+                    mpls: Vec::new(),
+                    asn: Some(h.asn),
+                    registry: h.registry.clone(),
+                    prefix: Some(prefix.to_string()),
+                    measurement: None,
+                }),
+        );
+    }
+    let mut jurisdictions: Vec<Country> = remaining;
+    jurisdictions.extend(f.denied_registration.iter().copied());
+    jurisdictions.sort();
+    jurisdictions.dedup();
     Some(Transit {
-        jurisdictions: remaining.iter().map(|c| c.to_string()).collect(),
+        jurisdictions: jurisdictions.iter().map(|c| c.to_string()).collect(),
         evidence,
         rtt_bound,
         cleared_by_rtt: cleared,
