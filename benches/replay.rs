@@ -71,6 +71,7 @@ fn main() {
             alerts: JsonLines::new(Box::new(std::io::sink())),
             flows: Some(JsonLines::new(Box::new(std::io::sink()))),
             alertmanager: None,
+            probe: None,
         };
         let exp = match Exporter::new(workers) {
             Ok(e) => e,

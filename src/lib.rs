@@ -17,4 +17,5 @@ pub mod path;
 pub mod pii;
 pub mod pipeline;
 pub mod policy;
+pub mod probe;
 pub mod time;

@@ -134,6 +134,9 @@ pub struct FlowRecord {
 pub enum Event {
     Alert(Box<AlertRecord>),
     Flow(Box<FlowRecord>),
+    /// A flow waiting for path evidence from live probing: routed by the pipeline to the probe
+    /// thread, never written.
+    Probe(Box<crate::probe::Request>),
 }
 
 /// EVE protocol names.

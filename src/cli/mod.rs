@@ -108,6 +108,20 @@ pub enum Command {
         #[arg(long)]
         user: Option<String>,
     },
+    /// Trace the path to DEST from here (flow-stable traceroute; needs CAP_NET_RAW): hops with
+    /// countries and the verdict against --deny (default: every tenant's deny_transit).
+    Trace {
+        /// Config file for overrides, databases, [probe] settings (default: bundled).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Jurisdictions (country codes or groups) the path must not cross.
+        #[arg(long, value_delimiter = ',')]
+        deny: Vec<String>,
+        /// udp (Paris), icmp or tcp (default: [probe] protocol).
+        #[arg(long)]
+        protocol: Option<String>,
+        dest: IpAddr,
+    },
     /// Summarise imported traceroutes: per probe, the hops' countries and the verdict.
     Paths {
         /// Config file for overrides and databases (default: bundled).
@@ -217,6 +231,8 @@ pub fn run(cli: Cli) -> Result<i32> {
                 alerts: sink(alerts.as_deref(), false)?,
                 flows: flows.as_deref().map(|p| sink(Some(p), false)).transpose()?,
                 alertmanager: None,
+                // Replay never probes.
+                probe: None,
             };
             let n = worker_count(workers, &cfg)?;
             let exp = Exporter::new(n)?;
@@ -250,6 +266,12 @@ pub fn run(cli: Cli) -> Result<i32> {
             json,
             files,
         } => paths_command(config.as_deref(), &deny, json, &files),
+        Command::Trace {
+            config,
+            deny,
+            protocol,
+            dest,
+        } => trace_command(config.as_deref(), &deny, protocol.as_deref(), dest),
         Command::CheckConfig { file } => {
             let cfg = load_config(file.as_deref())?;
             let geo = GeoDb::open(&cfg.geo)?;
@@ -455,6 +477,8 @@ fn reload_runtime(
         .as_ref()
         .map_or_else(|| run_key.to_vec(), |k| k.bytes().to_vec());
     let mut rt = Runtime::new(&cfg, geo.clone(), &key);
+    // Probing is started at boot; [probe] changes apply at restart.
+    rt.probe = boot.probe.enabled;
     rt.paths = Arc::new(load_paths(
         &cfg.path_files,
         cfg.mrt.as_deref(),
@@ -496,6 +520,7 @@ fn run_daemon(a: RunArgs) -> Result<i32> {
         &cfg.rir_stats,
         &geo,
     )?);
+    rt.probe = cfg.probe.enabled;
     let rt = Arc::new(rt);
     let n = worker_count(a.common.workers, &cfg)?;
     let exp = Exporter::new(n)?;
@@ -516,6 +541,7 @@ fn run_daemon(a: RunArgs) -> Result<i32> {
             .map(|p| sink(Some(p), true))
             .transpose()?,
         alertmanager: None,
+        probe: cfg.probe.enabled.then(|| (cfg.probe.clone(), geo.clone())),
     };
     let mut signals = signal_hook::iterator::Signals::new([SIGHUP, SIGTERM, SIGINT])
         .context("cannot install signal handlers")?;
@@ -650,28 +676,7 @@ fn paths_command(
 ) -> Result<i32> {
     let cfg = load_config(config)?;
     let geo = GeoDb::open(&cfg.geo)?;
-    // What must not be crossed: --deny (codes or groups), else every tenant's deny_transit.
-    let mut forbidden = crate::geo::CountrySet::new();
-    if deny.is_empty() {
-        for t in &cfg.policy.tenants {
-            for c in t.deny_transit.iter() {
-                forbidden.insert(c);
-            }
-        }
-    } else {
-        for d in deny {
-            let d = d.trim();
-            if let Some(g) = cfg.jurisdictions.groups.get(d) {
-                for c in g.members.iter() {
-                    forbidden.insert(c);
-                }
-            } else if let Some(c) = crate::geo::Country::parse(d) {
-                forbidden.insert(c);
-            } else {
-                anyhow::bail!("--deny {d:?} is neither a country code nor a jurisdiction group");
-            }
-        }
-    }
+    let forbidden = forbidden_set(&cfg, deny)?;
     let mut out = std::io::stdout().lock();
     let mut crossing = 0;
     let mut total = 0;
@@ -769,4 +774,95 @@ fn paths_command(
             .join(",")
     )?;
     Ok(0)
+}
+
+/// What must not be crossed: `--deny` (codes or groups), else every tenant's deny_transit.
+fn forbidden_set(cfg: &Config, deny: &[String]) -> Result<crate::geo::CountrySet> {
+    let mut forbidden = crate::geo::CountrySet::new();
+    if deny.is_empty() {
+        for t in &cfg.policy.tenants {
+            for c in t.deny_transit.iter() {
+                forbidden.insert(c);
+            }
+        }
+    } else {
+        for d in deny {
+            let d = d.trim();
+            if let Some(g) = cfg.jurisdictions.groups.get(d) {
+                for c in g.members.iter() {
+                    forbidden.insert(c);
+                }
+            } else if let Some(c) = crate::geo::Country::parse(d) {
+                forbidden.insert(c);
+            } else {
+                anyhow::bail!("--deny {d:?} is neither a country code nor a jurisdiction group");
+            }
+        }
+    }
+    Ok(forbidden)
+}
+
+fn trace_command(
+    config: Option<&Path>,
+    deny: &[String],
+    protocol: Option<&str>,
+    dest: IpAddr,
+) -> Result<i32> {
+    let cfg = load_config(config)?;
+    let geo = GeoDb::open(&cfg.geo)?;
+    let forbidden = forbidden_set(&cfg, deny)?;
+    let mut pc = cfg.probe.clone();
+    if let Some(p) = protocol {
+        pc.protocol = crate::probe::Protocol::parse(p)
+            .ok_or_else(|| anyhow::anyhow!("--protocol {p:?} is not one of udp, icmp, tcp"))?;
+    }
+    let hops = crate::probe::traceroute(dest, &pc)?;
+    let rec = crate::probe::path_record(dest, &hops, &geo, pc.protocol);
+    let mut out = std::io::stdout().lock();
+    for h in &hops {
+        if h.addrs.is_empty() {
+            writeln!(out, "{:>3}  *", h.ttl)?;
+        }
+        for a in &h.addrs {
+            let country = geo
+                .resolve(*a)
+                .country
+                .map_or_else(|| "-".to_string(), |c| c.to_string());
+            let mpls = if h.mpls.is_empty() {
+                String::new()
+            } else {
+                format!(" mpls {:?}", h.mpls)
+            };
+            writeln!(
+                out,
+                "{:>3}  {a}  {country}  {}{mpls}",
+                h.ttl,
+                h.best_ms
+                    .map_or_else(|| "-".to_string(), |v| format!("{v:.3} ms"))
+            )?;
+        }
+    }
+    let crossed: Vec<String> = rec.crossed().iter().map(|c| c.to_string()).collect();
+    let denied: Vec<String> = rec
+        .crossed()
+        .into_iter()
+        .filter(|c| forbidden.contains(*c))
+        .map(|c| c.to_string())
+        .collect();
+    writeln!(
+        out,
+        "countries [{}]; {}; verdict: {}",
+        crossed.join(" "),
+        if rec.reached {
+            "destination reached"
+        } else {
+            "destination not reached"
+        },
+        if denied.is_empty() {
+            "clear".to_string()
+        } else {
+            format!("crosses {}", denied.join(", "))
+        }
+    )?;
+    Ok(if denied.is_empty() { 0 } else { 3 })
 }

@@ -20,6 +20,7 @@ use crate::path::reach::LatLon;
 use crate::pii::{Detector, DetectorSet};
 use crate::pipeline::PipelineConfig;
 use crate::policy::{Group, Jurisdictions, OnUnknown, Policy, Tenant};
+use crate::probe::{ProbeConfig, Protocol};
 use raw::{RawConfig, RawJurisdictions};
 
 /// The bundled jurisdiction groups (rules/jurisdictions.toml), used unless
@@ -66,6 +67,7 @@ pub struct Config {
     /// `[paths] mrt` and `rir_stats`.
     pub mrt: Option<PathBuf>,
     pub rir_stats: Vec<PathBuf>,
+    pub probe: ProbeConfig,
 }
 
 /// Default `[metrics] listen`.
@@ -477,6 +479,7 @@ fn compile(raw: RawConfig, file: &str, base: &Path) -> Result<Config, ConfigErro
             "mrt and rir_stats go together: the AS path needs the ASes' registration countries",
         ));
     }
+    let probe = compile_probe(&cx, &raw.probe)?;
     let capture = compile_capture(&cx, &raw.capture)?;
     let pipeline = compile_pipeline(&cx, &raw.pipeline)?;
     let listen = raw
@@ -513,6 +516,7 @@ fn compile(raw: RawConfig, file: &str, base: &Path) -> Result<Config, ConfigErro
         path_files,
         mrt,
         rir_stats,
+        probe,
     })
 }
 
@@ -549,6 +553,43 @@ fn compile_capture(cx: &Ctx<'_>, raw: &raw::RawCapture) -> Result<CaptureConfig,
         promiscuous: raw.promiscuous.unwrap_or(d.promiscuous),
         buffer_bytes,
         bpf_filter,
+    })
+}
+
+fn compile_probe(cx: &Ctx<'_>, raw: &raw::RawProbe) -> Result<ProbeConfig, ConfigError> {
+    let d = ProbeConfig::default();
+    let protocol = match raw.protocol.as_deref() {
+        None => d.protocol,
+        Some(p) => Protocol::parse(p).ok_or_else(|| {
+            cx.err(
+                "probe.protocol",
+                format!("{p:?} is not one of \"udp\", \"icmp\", \"tcp\""),
+            )
+        })?,
+    };
+    let max_ttl = raw.max_ttl.unwrap_or(d.max_ttl);
+    if !(1..=64).contains(&max_ttl) {
+        return Err(cx.err("probe.max_ttl", format!("{max_ttl} is out of range 1..=64")));
+    }
+    let rounds = raw.rounds.unwrap_or(d.rounds);
+    if !(1..=10).contains(&rounds) {
+        return Err(cx.err("probe.rounds", format!("{rounds} is out of range 1..=10")));
+    }
+    let pps = raw.packets_per_second.unwrap_or(d.packets_per_second);
+    if !(1..=1000).contains(&pps) {
+        return Err(cx.err(
+            "probe.packets_per_second",
+            format!("{pps} is out of range 1..=1000"),
+        ));
+    }
+    Ok(ProbeConfig {
+        enabled: raw.enabled.unwrap_or(false),
+        protocol,
+        max_ttl,
+        rounds,
+        packets_per_second: pps,
+        cache: cx.secs("probe.cache_secs", raw.cache_secs, d.cache)?,
+        grace: d.grace,
     })
 }
 

@@ -30,6 +30,27 @@ pub struct RawConfig {
     pub alert: RawAlert,
     #[serde(default)]
     pub paths: RawPaths,
+    #[serde(default)]
+    pub probe: RawProbe,
+}
+
+/// `[probe]`: live path measurement (`sovereign run` only).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProbe {
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// "udp" (Paris), "icmp" or "tcp".
+    #[serde(default)]
+    pub protocol: Option<String>,
+    #[serde(default)]
+    pub max_ttl: Option<u8>,
+    #[serde(default)]
+    pub rounds: Option<usize>,
+    #[serde(default)]
+    pub packets_per_second: Option<u32>,
+    #[serde(default)]
+    pub cache_secs: Option<u64>,
 }
 
 /// `[capture]`: live capture settings (`sovereign run`).

@@ -35,6 +35,9 @@ pub struct Runtime {
     pub hasher: Hasher,
     /// Imported path evidence (empty unless `--paths` / `[paths] files`).
     pub paths: Arc<PathDb>,
+    /// Live probing is on (`run` with `[probe] enabled`): flows without imported evidence ask
+    /// for a measured path (`Event::Probe`).
+    pub probe: bool,
 }
 
 impl Runtime {
@@ -48,6 +51,7 @@ impl Runtime {
             geo_cache_size: cfg.geo.cache_size,
             hasher: Hasher::new(hmac_key),
             paths: Arc::new(PathDb::default()),
+            probe: false,
         }
     }
 }
@@ -79,6 +83,7 @@ pub struct FlowData {
     /// path evidence for its destination exists.
     pub transit: Option<Transit>,
     pub transit_checked: bool,
+    pub probe_requested: bool,
 }
 
 impl FlowData {
@@ -302,6 +307,23 @@ fn evaluate(
     if !flow.data.transit_checked {
         flow.data.transit_checked = true;
         flow.data.transit = check_transit(rt, flow, t);
+        if flow.data.transit.is_none() && rt.probe && !flow.data.probe_requested {
+            if let Some(tenant) = rt.policy.tenant(t).filter(|x| !x.deny_transit.is_empty()) {
+                flow.data.probe_requested = true;
+                let (_, outside, _) = orient(flow);
+                out.push(Event::Probe(Box::new(crate::probe::Request {
+                    dest: outside.0,
+                    deny: tenant.deny_transit,
+                    deny_names: tenant.deny_transit_names.clone(),
+                    site: rt.site.location,
+                    rtt: match flow.data.inside {
+                        Inside::Server => flow.rtt_client,
+                        _ => flow.rtt_server,
+                    },
+                    alert: Box::new(alert_record(rt, flow, now, Kind::Transit, String::new())),
+                })));
+            }
+        }
     }
     let country = flow.data.dest.and_then(|a| a.country);
     if let Some(kind) = rt.policy.decide(t, country) {

@@ -23,8 +23,10 @@ use crate::capture::Frame;
 use crate::decode::decode;
 use crate::engine::{Engine, Runtime};
 use crate::flow::FlowKey;
+use crate::geo::GeoDb;
 use crate::metrics::exporter::{Exporter, LatencyRecorder};
 use crate::metrics::Stats;
+use crate::probe::{ProbeConfig, Prober, Requester};
 use crate::time::{monotonic, wall_clock, Timestamp};
 
 /// Frames per channel message.
@@ -79,6 +81,9 @@ pub struct Sinks {
     pub alerts: JsonLines,
     pub flows: Option<JsonLines>,
     pub alertmanager: Option<AlertmanagerSink>,
+    /// Live probing (`run` with `[probe] enabled`): its thread raises transit alerts into the
+    /// same sinks.
+    pub probe: Option<(ProbeConfig, Arc<GeoDb>)>,
 }
 
 /// Where frames come from.
@@ -477,6 +482,7 @@ fn work(
     rx: Receiver<WorkerMsg>,
     sink: Sender<SinkMsg>,
     exp: Arc<Exporter>,
+    prober: Option<Requester>,
 ) {
     let mut engine = Engine::shard(rt, exp.slots.len());
     let mut events = Vec::new();
@@ -504,6 +510,7 @@ fn work(
                 tracing::debug!(worker = w, "worker_reloaded");
             }
         }
+        route_probes(&mut events, prober.as_ref());
         if !events.is_empty()
             && sink
                 .send(SinkMsg::Events(std::mem::take(&mut events)))
@@ -521,10 +528,30 @@ fn work(
         }
     }
     engine.finish(&mut events);
+    route_probes(&mut events, prober.as_ref());
     if !events.is_empty() {
         let _ = sink.send(SinkMsg::Events(events));
     }
     publish(&exp, w, &mut engine, &mut hist);
+}
+
+/// Hands probe requests to the probe thread (dropped, and counted there, when it is busy).
+fn route_probes(events: &mut Vec<Event>, prober: Option<&Requester>) {
+    if !events.iter().any(|e| matches!(e, Event::Probe(_))) {
+        return;
+    }
+    let mut kept = Vec::with_capacity(events.len());
+    for ev in events.drain(..) {
+        match ev {
+            Event::Probe(r) => {
+                if let Some(p) = prober {
+                    p.ask(*r);
+                }
+            }
+            other => kept.push(other),
+        }
+    }
+    *events = kept;
 }
 
 /// Counts and reports sink failures; a failing sink never stops the others or the pipeline
@@ -561,6 +588,8 @@ impl SinkState {
                             .inc();
                     }
                 }
+                // Workers route these to the probe thread; nothing to write.
+                Event::Probe(_) => continue,
                 Event::Flow(f) => {
                     self.flows += 1;
                     self.summary.add(&f);
@@ -616,17 +645,42 @@ pub fn run(
 ) -> std::io::Result<Outcome> {
     let workers = exp.slots.len().max(1);
     let (sink_tx, sink_rx) = bounded::<SinkMsg>(SINK_CHANNEL);
+    // The probe thread's alerts join the sink channel through a small bridge; it ends when the
+    // workers (its only requesters) are gone and its trace in progress is done.
+    let mut prober = None;
+    let mut bridge = None;
+    if let Some((cfg, geo)) = sinks.probe.take() {
+        let (ptx, prx) = bounded::<Vec<Event>>(64);
+        let p = Prober::start(cfg, geo, ptx)?;
+        let to_sink = sink_tx.clone();
+        bridge = Some(
+            thread::Builder::new()
+                .name("probe-bridge".into())
+                .spawn(move || {
+                    for ev in prx {
+                        if to_sink.send(SinkMsg::Events(ev)).is_err() {
+                            return;
+                        }
+                    }
+                })?,
+        );
+        prober = Some(p);
+    }
     let mut txs = Vec::with_capacity(workers);
     let mut handles = Vec::with_capacity(workers);
     for w in 0..workers {
         let (tx, rx) = bounded::<WorkerMsg>(channel_batches.max(1));
         txs.push(tx);
         let (rt, sink, exp) = (rt.clone(), sink_tx.clone(), exp.clone());
+        let req = prober.as_ref().and_then(Prober::requester);
         handles.push(
             thread::Builder::new()
                 .name(format!("worker-{w}"))
-                .spawn(move || work(w, rt, rx, sink, exp))?,
+                .spawn(move || work(w, rt, rx, sink, exp, req))?,
         );
+    }
+    if let Some(p) = prober.as_mut() {
+        p.close();
     }
     let lossy = matches!(source, Source::Live(_));
     let mut router = Router::new(txs, lossy, exp.clone());
@@ -662,6 +716,12 @@ pub fn run(
     let mut panicked = capture.join().is_err();
     for h in handles {
         panicked |= h.join().is_err();
+    }
+    if let Some(mut p) = prober {
+        p.finish();
+    }
+    if let Some(b) = bridge {
+        panicked |= b.join().is_err();
     }
     if let Some(am) = sinks.alertmanager.as_mut() {
         am.finish();

@@ -26,7 +26,7 @@ pub const SERVER_PORT: u16 = 8080;
 
 /// An HTTP server for the server namespace: answers GET and POST with 200 and a short body,
 /// after reading the whole request body. HTTP/1.0, so every request is a connection of its own.
-const HTTP_SERVER: &str = r#"
+pub const HTTP_SERVER: &str = r#"
 import http.server, sys
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -94,7 +94,7 @@ pub fn output(cmd: &mut Command) -> Result<Output, String> {
 }
 
 /// Runs `ip ARGS`; panics with its stderr if it fails.
-fn ip(args: &[&str]) {
+pub fn ip(args: &[&str]) {
     let out = output(Command::new("ip").args(args)).unwrap_or_else(|e| panic!("{e}"));
     if !out.status.success() {
         panic!(
@@ -107,7 +107,7 @@ fn ip(args: &[&str]) {
 }
 
 /// A veth pair, each end created in its namespace: `(name, namespace)`.
-fn veth(a: (&str, &str), b: (&str, &str)) {
+pub fn veth(a: (&str, &str), b: (&str, &str)) {
     ip(&[
         "link", "add", a.0, "netns", a.1, "type", "veth", "peer", "name", b.0, "netns", b.1,
     ]);
