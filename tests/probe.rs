@@ -159,8 +159,7 @@ impl Drop for Net {
 }
 
 fn config(dir: &Path) -> String {
-    let cfg = concat!(
-        "[site]\nname = \"probe-gw\"\ninside = [\"192.0.2.0/26\"]\n\
+    let cfg = "[site]\nname = \"probe-gw\"\ninside = [\"192.0.2.0/26\"]\n\
          [[geo.override]]\nnetwork = \"198.51.100.0/24\"\ncountry = \"US\"\n\
          [[geo.override]]\nnetwork = \"203.0.113.0/24\"\ncountry = \"DE\"\n\
          [[geo.override]]\nnetwork = \"192.0.2.64/26\"\ncountry = \"DE\"\n\
@@ -169,8 +168,7 @@ fn config(dir: &Path) -> String {
          [probe]\nenabled = true\nprotocol = \"udp\"\nmax_ttl = 6\nrounds = 1\npackets_per_second = 100\ncache_secs = 3\n\
          [metrics]\nlisten = \"127.0.0.1:9477\"\n\
          [[tenant]]\nid = \"eu-clinic\"\nnetworks = [\"192.0.2.0/26\"]\nallow = [\"EEA\"]\ndeny_transit = [\"US\"]\n\
-         [tenant.personal_data]\ndetect = [\"email\"]\n"
-    );
+         [tenant.personal_data]\ndetect = [\"email\"]\n";
     let p = dir.join("sovereign.toml");
     std::fs::write(&p, cfg).unwrap();
     p.display().to_string()
