@@ -76,7 +76,7 @@ pub enum Command {
         /// Print the pipeline counters (Prometheus text format) after the summary.
         #[arg(long)]
         stats: bool,
-        /// Traceroutes measured from the gateway (RIPE Atlas JSON or JSON lines), as path
+        /// Traceroutes measured from the gateway (RIPE Atlas or scamper JSON / JSON lines), as path
         /// evidence for tenants' deny_transit (repeatable; added to [paths] files).
         #[arg(long = "paths")]
         paths: Vec<PathBuf>,
@@ -134,7 +134,7 @@ pub enum Command {
         /// One JSON object per traceroute.
         #[arg(long)]
         json: bool,
-        /// RIPE Atlas traceroute results (JSON, JSON lines, or a download wrapper).
+        /// RIPE Atlas traceroute results or scamper JSON (JSON, JSON lines, or a download wrapper).
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },

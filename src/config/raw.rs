@@ -145,8 +145,8 @@ pub struct RawLocation {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawPaths {
-    /// Traceroutes measured from the gateway (RIPE Atlas JSON / JSON lines), relative to the
-    /// config file.
+    /// Traceroutes measured from the gateway (RIPE Atlas or scamper JSON / JSON lines),
+    /// relative to the config file.
     #[serde(default)]
     pub files: Vec<String>,
     /// MRT RIB dump (TABLE_DUMP_V2) of the gateway's BGP view.

@@ -1,10 +1,12 @@
-//! RIPE Atlas traceroute results (the `"type": "traceroute"` objects of the Atlas API, every
-//! firmware since 4460): one object, an array of them, JSON lines, or a download wrapper with a
-//! `results` array. Parsing only: hop addresses, RTTs, timeouts (`"x": "*"`), ICMP errors
+//! Imported traceroutes: RIPE Atlas results (the `"type": "traceroute"` objects of the Atlas API,
+//! every firmware since 4460) and scamper's JSON output (`sc_warts2json`, `"type": "trace"`
+//! objects; cycle and list objects skipped): one object, an array of them, JSON lines, or a
+//! download wrapper with a `results` array. Parsing only: hop addresses, RTTs, timeouts (`"x": "*"`), ICMP errors
 //! (`err`), late packets, MPLS label stacks from ICMP extensions (RFC 4884/4950), per-hop
 //! errors. The derived values follow RIPE's own parser (ripe.atlas.sagan) so its tests' expected
 //! values apply. No I/O here; the caller reads the file.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use serde::Deserialize;
@@ -91,6 +93,8 @@ pub struct Traceroute {
     pub hops: Vec<Hop>,
     /// A measurement-level error (e.g. name resolution failed).
     pub error: Option<String>,
+    /// `ripe-atlas` or `scamper` (with scamper's method, e.g. `scamper icmp-paris`).
+    pub source: String,
 }
 
 impl Traceroute {
@@ -235,6 +239,99 @@ fn traceroute(v: &Value) -> Option<Traceroute> {
         timestamp: o.get("timestamp").and_then(Value::as_i64),
         hops,
         error,
+        source: "ripe-atlas".to_string(),
+    })
+}
+
+/// One scamper `trace` object: replies are listed flat with their `probe_ttl`; TTLs with none are
+/// unresponsive hops.
+fn scamper(v: &Value) -> Option<Traceroute> {
+    let o = v.as_object()?;
+    let s = |k: &str| o.get(k).and_then(Value::as_str);
+    let mut by_ttl: BTreeMap<u16, Vec<Reply>> = BTreeMap::new();
+    for h in o
+        .get("hops")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(ttl) = h
+            .get("probe_ttl")
+            .and_then(Value::as_u64)
+            .and_then(|t| u16::try_from(t).ok())
+        else {
+            continue;
+        };
+        let mut mpls = Vec::new();
+        for ext in h
+            .get("icmpext")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            for l in ext
+                .get("mpls_labels")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(label) = l.get("mpls_label").and_then(Value::as_u64) {
+                    mpls.extend(u32::try_from(label).ok());
+                }
+            }
+        }
+        // ICMP destination unreachable other than port unreachable (3/3) is an error reply.
+        let (t, c) = (
+            h.get("icmp_type").and_then(Value::as_u64),
+            h.get("icmp_code").and_then(Value::as_u64),
+        );
+        let err = match (t, c) {
+            (Some(3), Some(code)) if code != 3 => Some(code.to_string()),
+            (Some(1), Some(code)) if code != 4 => Some(code.to_string()),
+            _ => None,
+        };
+        by_ttl.entry(ttl).or_default().push(Reply {
+            from: ip(h.get("addr").and_then(Value::as_str)),
+            rtt_ms: h
+                .get("rtt")
+                .and_then(Value::as_f64)
+                .filter(|x| x.is_finite() && *x >= 0.0),
+            timeout: false,
+            err,
+            mpls,
+        });
+    }
+    let last = by_ttl.keys().next_back().copied().unwrap_or(0);
+    let first = o
+        .get("firsthop")
+        .and_then(Value::as_u64)
+        .and_then(|t| u16::try_from(t).ok())
+        .unwrap_or(1);
+    let hops = (first..=last)
+        .map(|ttl| Hop {
+            hop: ttl,
+            replies: by_ttl.remove(&ttl).unwrap_or_default(),
+            late: 0,
+            error: None,
+        })
+        .collect();
+    let method = s("method").unwrap_or("trace");
+    Some(Traceroute {
+        msm_id: None,
+        prb_id: None,
+        af: None,
+        proto: Some(method.to_string()),
+        origin: None,
+        src_addr: ip(s("src")),
+        dst_addr: ip(s("dst")),
+        dst_name: None,
+        timestamp: o
+            .get("start")
+            .and_then(|t| t.get("sec"))
+            .and_then(Value::as_i64),
+        hops,
+        error: None,
+        source: format!("scamper {method}"),
     })
 }
 
@@ -245,6 +342,9 @@ fn collect(v: &Value, out: &mut Vec<Traceroute>) {
             if o.get("result").is_some_and(Value::is_array) && !o.contains_key("results") =>
         {
             out.extend(traceroute(v));
+        }
+        Value::Object(o) if o.get("type").and_then(Value::as_str) == Some("trace") => {
+            out.extend(scamper(v));
         }
         // Download wrappers (e.g. ripe-atlas-monitor): {"results": [...], ...}.
         Value::Object(o) => {
@@ -310,6 +410,39 @@ mod tests {
         assert_eq!(t.hops[3].error.as_deref(), Some("connect failed"));
         assert_eq!(t.last_median_rtt(), Some(20.0));
         assert!(!t.last_hop_responded() && !t.is_success());
+    }
+
+    #[test]
+    fn scamper_json_traces_become_hops_with_silent_ttls() {
+        let start = r#"{"type":"cycle-start","list_name":"default","id":1,"hostname":"gw","start_time":1700000000}"#;
+        // One object per line, as sc_warts2json writes it (split here for reading).
+        let trace = concat!(
+            r#"{"type":"trace","version":"0.1","method":"udp-paris","src":"192.0.2.1","dst":"203.0.113.9","stop_reason":"COMPLETED","start":{"sec":1700000001,"usec":0},"hop_count":4,"firsthop":1,"#,
+            r#""hops":[{"addr":"198.51.100.2","probe_ttl":1,"probe_id":1,"rtt":1.25,"icmp_type":11,"icmp_code":0,"icmpext":[{"ie_cn":1,"ie_ct":1,"ie_dl":4,"mpls_labels":[{"mpls_ttl":1,"mpls_s":1,"mpls_exp":0,"mpls_label":16005}]}]},"#,
+            r#"{"addr":"198.51.100.2","probe_ttl":1,"probe_id":2,"rtt":1.75,"icmp_type":11,"icmp_code":0},"#,
+            r#"{"addr":"203.0.113.9","probe_ttl":3,"probe_id":1,"rtt":9.5,"icmp_type":3,"icmp_code":3}]}"#,
+        );
+        let stop = r#"{"type":"cycle-stop","list_name":"default","id":1,"hostname":"gw","stop_time":1700000002}"#;
+        let text = &format!("{start}\n{trace}\n{stop}\n");
+        let t = parse(text, "scamper.jsonl").unwrap();
+        assert_eq!(t.len(), 1);
+        let t = &t[0];
+        assert_eq!(t.source, "scamper udp-paris");
+        assert_eq!(t.dst_addr, Some("203.0.113.9".parse().unwrap()));
+        assert_eq!(t.timestamp, Some(1_700_000_001));
+        assert_eq!(
+            t.hops
+                .iter()
+                .map(|h| (h.hop, h.replies.len()))
+                .collect::<Vec<_>>(),
+            [(1, 2), (2, 0), (3, 1)]
+        );
+        assert_eq!(t.hops[0].replies[0].mpls, [16005]);
+        assert_eq!(t.hops[0].median_rtt(), Some(1.5));
+        assert!(
+            t.destination_ip_responded() && t.is_success(),
+            "port unreachable is the answer"
+        );
     }
 
     #[test]

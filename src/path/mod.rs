@@ -73,11 +73,19 @@ impl PathRecord {
                 });
             }
         }
-        let measurement = format!(
-            "ripe-atlas msm {} probe {}",
-            t.msm_id.map_or_else(|| "?".into(), |m| m.to_string()),
-            t.prb_id.map_or_else(|| "?".into(), |p| p.to_string())
-        );
+        let measurement = if t.source == "ripe-atlas" {
+            format!(
+                "ripe-atlas msm {} probe {}",
+                t.msm_id.map_or_else(|| "?".into(), |m| m.to_string()),
+                t.prb_id.map_or_else(|| "?".into(), |p| p.to_string())
+            )
+        } else {
+            format!(
+                "{} from {}",
+                t.source,
+                t.src_addr.map_or_else(|| "?".into(), |a| a.to_string())
+            )
+        };
         Some(PathRecord {
             destination,
             measurement,
