@@ -328,6 +328,34 @@ fn transit_through_a_us_router_is_found_by_probing_and_clears_when_routed_around
         l.contains(&format!("1:{US_ROUTER}:US 2:{SERVER}:DE")),
         "first through r1: {l}"
     );
+    let m = output(in_ns(&net.ns("g"), "curl").args([
+        "-sS",
+        "-m",
+        "2",
+        "http://127.0.0.1:9477/metrics",
+    ]))
+    .unwrap();
+    let m = text(&m.stdout);
+    let metric = |name: &str| {
+        m.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+    };
+    assert_eq!(
+        metric("sovereign_alerts_total{tenant=\"eu-clinic\",kind=\"transit\",country=\"DE\"}"),
+        Some(1.0),
+        "{m}"
+    );
+    assert!(
+        metric("sovereign_probe_traces_total{result=\"ok\"}") >= Some(2.0),
+        "{m}"
+    );
+    assert_eq!(
+        metric("sovereign_probe_requests_dropped_total"),
+        Some(0.0),
+        "{m}"
+    );
     assert!(
         !l.contains("jane.doe")
             && !std::fs::read_to_string(&alerts)

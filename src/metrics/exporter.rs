@@ -145,6 +145,9 @@ pub struct PipelineMetrics {
     pub am_spooled: IntGauge,
     pub am_dropped: IntCounterVec,
     pub am_spool_errors: IntCounter,
+    pub probe_traces: IntCounterVec,
+    pub probe_dropped: IntCounter,
+    pub probe_cache_hits: IntCounter,
     pub sink_write_errors: IntCounterVec,
 }
 
@@ -177,6 +180,9 @@ impl PipelineMetrics {
             am_spooled: IntGauge::with_opts(opts(AM_SPOOLED))?,
             am_dropped: IntCounterVec::new(opts(AM_DROPPED_TOTAL), &["reason"])?,
             am_spool_errors: IntCounter::with_opts(opts(AM_SPOOL_ERRORS_TOTAL))?,
+            probe_traces: IntCounterVec::new(opts(PROBE_TRACES_TOTAL), &["result"])?,
+            probe_dropped: IntCounter::with_opts(opts(PROBE_DROPPED_TOTAL))?,
+            probe_cache_hits: IntCounter::with_opts(opts(PROBE_CACHE_HITS_TOTAL))?,
             sink_write_errors: IntCounterVec::new(opts(SINK_WRITE_ERRORS_TOTAL), &["sink"])?,
         };
         r.register(Box::new(m.capture_received.clone()))?;
@@ -192,6 +198,9 @@ impl PipelineMetrics {
         r.register(Box::new(m.am_spooled.clone()))?;
         r.register(Box::new(m.am_dropped.clone()))?;
         r.register(Box::new(m.am_spool_errors.clone()))?;
+        r.register(Box::new(m.probe_traces.clone()))?;
+        r.register(Box::new(m.probe_dropped.clone()))?;
+        r.register(Box::new(m.probe_cache_hits.clone()))?;
         r.register(Box::new(m.sink_write_errors.clone()))?;
         // Series that must exist before anything happens, so that dashboards and rules see 0.
         for r in ["ok", "error"] {
@@ -202,6 +211,9 @@ impl PipelineMetrics {
         }
         for s in ["alerts", "flows"] {
             m.sink_write_errors.with_label_values(&[s]);
+        }
+        for r in ["ok", "failed"] {
+            m.probe_traces.with_label_values(&[r]);
         }
         m.last_reload_ok.set(1);
         m.build_info
@@ -214,6 +226,8 @@ impl PipelineMetrics {
 /// Sums the workers' published snapshots at scrape time.
 struct WorkerCollector {
     slots: Arc<Vec<WorkerSlot>>,
+    /// The probe thread's alerts.
+    extra: Arc<WorkerSlot>,
     descs: Vec<Desc>,
 }
 
@@ -227,6 +241,13 @@ impl Collector for WorkerCollector {
         let mut window = new_latency_histogram();
         let (mut count, mut sum_us) = (0, 0);
         let now = monotonic();
+        total.merge(
+            &self
+                .extra
+                .stats
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
         for s in self.slots.iter() {
             total.merge(&s.stats.lock().unwrap_or_else(PoisonError::into_inner));
             let mut w = s.latency.lock().unwrap_or_else(PoisonError::into_inner);
@@ -303,6 +324,8 @@ pub struct Exporter {
     pub registry: Registry,
     pub pipeline: PipelineMetrics,
     pub slots: Arc<Vec<WorkerSlot>>,
+    /// Where the probe thread publishes the alerts it raises (summed with the workers').
+    pub probe_slot: Arc<WorkerSlot>,
     /// True while the capture is running (`/healthz`).
     pub healthy: AtomicBool,
 }
@@ -320,8 +343,10 @@ impl Exporter {
         let registry = Registry::new();
         let pipeline = PipelineMetrics::new(&registry)?;
         let slots = Arc::new((0..workers).map(|_| WorkerSlot::new()).collect::<Vec<_>>());
+        let probe_slot = Arc::new(WorkerSlot::new());
         registry.register(Box::new(WorkerCollector {
             slots: slots.clone(),
+            extra: probe_slot.clone(),
             descs: worker_descs()?,
         }))?;
         pipeline.workers.set(workers as i64);
@@ -334,13 +359,19 @@ impl Exporter {
             registry,
             pipeline,
             slots,
+            probe_slot,
             healthy: AtomicBool::new(false),
         }))
     }
 
     /// Sum of the workers' last published counters.
     pub fn worker_totals(&self) -> Stats {
-        let mut total = Stats::default();
+        let mut total = self
+            .probe_slot
+            .stats
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         for s in self.slots.iter() {
             total.merge(&s.stats.lock().unwrap_or_else(PoisonError::into_inner));
         }

@@ -45,6 +45,9 @@ pub const AM_SPOOLED: &str = "sovereign_alertmanager_spooled_alerts";
 pub const AM_DROPPED_TOTAL: &str = "sovereign_alertmanager_dropped_alerts_total";
 pub const AM_SPOOL_ERRORS_TOTAL: &str = "sovereign_alertmanager_spool_errors_total";
 pub const SINK_WRITE_ERRORS_TOTAL: &str = "sovereign_sink_write_errors_total";
+pub const PROBE_TRACES_TOTAL: &str = "sovereign_probe_traces_total";
+pub const PROBE_DROPPED_TOTAL: &str = "sovereign_probe_requests_dropped_total";
+pub const PROBE_CACHE_HITS_TOTAL: &str = "sovereign_probe_cache_hits_total";
 
 /// (name, type, help) of every metric.
 pub const ALL: &[(&str, &str, &str)] = &[
@@ -75,6 +78,9 @@ pub const ALL: &[(&str, &str, &str)] = &[
     (AM_SPOOLED, "gauge", "Alerts waiting in the on-disk spool for Alertmanager."),
     (AM_DROPPED_TOTAL, "counter", "Alerts given up for Alertmanager: spool_full (oldest dropped), channel_full, rejected (HTTP 400/422)."),
     (AM_SPOOL_ERRORS_TOTAL, "counter", "Spool writes that failed (alerts stay pending in memory; a restart would lose them)."),
+    (PROBE_TRACES_TOTAL, "counter", "Traceroutes run by the probe thread, by result (ok, failed)."),
+    (PROBE_DROPPED_TOTAL, "counter", "Probe requests dropped because the probe queue was full."),
+    (PROBE_CACHE_HITS_TOTAL, "counter", "Probe requests answered from a path measured within cache_secs."),
     (SINK_WRITE_ERRORS_TOTAL, "counter", "Records lost because a JSON-lines sink failed, by sink."),
 ];
 

@@ -651,7 +651,7 @@ pub fn run(
     let mut bridge = None;
     if let Some((cfg, geo)) = sinks.probe.take() {
         let (ptx, prx) = bounded::<Vec<Event>>(64);
-        let p = Prober::start(cfg, geo, ptx)?;
+        let p = Prober::start(cfg, geo, ptx, exp.clone())?;
         let to_sink = sink_tx.clone();
         bridge = Some(
             thread::Builder::new()

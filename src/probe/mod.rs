@@ -20,6 +20,7 @@ use ipnet::IpNet;
 
 use crate::alert::{AlertRecord, Event};
 use crate::geo::{Country, CountrySet, GeoDb};
+use crate::metrics::exporter::{Exporter, PipelineMetrics};
 use crate::path::reach::LatLon;
 use crate::path::{transit_verdict, HopGeo, PathRecord, TransitFacts};
 use crate::time::{monotonic, wall_clock};
@@ -203,21 +204,12 @@ pub struct Request {
     pub alert: Box<AlertRecord>,
 }
 
-/// Counters of the probe thread.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct ProbeStats {
-    pub traces: u64,
-    pub failed: u64,
-    pub dropped_requests: u64,
-    pub cache_hits: u64,
-}
-
 /// Handle of the probe thread.
 #[derive(Debug)]
 pub struct Prober {
     tx: Option<Sender<Request>>,
     thread: Option<thread::JoinHandle<()>>,
-    pub dropped: Arc<std::sync::atomic::AtomicU64>,
+    metrics: PipelineMetrics,
 }
 
 impl Prober {
@@ -226,15 +218,17 @@ impl Prober {
         cfg: ProbeConfig,
         geo: Arc<GeoDb>,
         out: Sender<Vec<Event>>,
+        exp: Arc<Exporter>,
     ) -> std::io::Result<Prober> {
         let (tx, rx) = bounded(256);
+        let metrics = exp.pipeline.clone();
         let thread = thread::Builder::new()
             .name("probe".into())
-            .spawn(move || run(cfg, geo, rx, out))?;
+            .spawn(move || run(cfg, geo, rx, out, exp))?;
         Ok(Prober {
             tx: Some(tx),
             thread: Some(thread),
-            dropped: Arc::default(),
+            metrics,
         })
     }
 
@@ -242,7 +236,7 @@ impl Prober {
     pub fn requester(&self) -> Option<Requester> {
         self.tx.clone().map(|tx| Requester {
             tx,
-            dropped: self.dropped.clone(),
+            dropped: self.metrics.probe_dropped.clone(),
         })
     }
 
@@ -271,14 +265,13 @@ impl Drop for Prober {
 #[derive(Debug, Clone)]
 pub struct Requester {
     tx: Sender<Request>,
-    dropped: Arc<std::sync::atomic::AtomicU64>,
+    dropped: prometheus::IntCounter,
 }
 
 impl Requester {
     pub fn ask(&self, r: Request) {
         if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.tx.try_send(r) {
-            self.dropped
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.dropped.inc();
         }
     }
 }
@@ -314,7 +307,13 @@ pub fn judge(req: Request, path: &PathRecord) -> Option<AlertRecord> {
     Some(a)
 }
 
-fn run(cfg: ProbeConfig, geo: Arc<GeoDb>, rx: Receiver<Request>, out: Sender<Vec<Event>>) {
+fn run(
+    cfg: ProbeConfig,
+    geo: Arc<GeoDb>,
+    rx: Receiver<Request>,
+    out: Sender<Vec<Event>>,
+    exp: Arc<Exporter>,
+) {
     let mut cache: HashMap<IpNet, (Instant, PathRecord)> = HashMap::new();
     // Flows already judged, so one flow raises one transit alert.
     let mut judged: HashMap<u64, Instant> = HashMap::new();
@@ -353,18 +352,42 @@ fn run(cfg: ProbeConfig, geo: Arc<GeoDb>, rx: Receiver<Request>, out: Sender<Vec
                         .collect();
                     tracing::info!(dest = %req.dest, prefix = %prefix, reached = rec.reached, path = %path.join(" "), "probe_done");
                     cache.insert(prefix, (monotonic(), rec));
+                    exp.pipeline.probe_traces.with_label_values(&["ok"]).inc();
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "probe_failed");
+                    exp.pipeline
+                        .probe_traces
+                        .with_label_values(&["failed"])
+                        .inc();
                     continue;
                 }
             }
+        } else {
+            exp.pipeline.probe_cache_hits.inc();
         }
         let Some((_, path)) = cache.get(&prefix) else {
             continue;
         };
         judged.insert(req.alert.ends.flow_id, monotonic());
         if let Some(alert) = judge(req, path) {
+            {
+                let mut st = exp
+                    .probe_slot
+                    .stats
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let key = (
+                    alert.tenant.clone(),
+                    "transit",
+                    alert
+                        .dest_geo
+                        .country
+                        .clone()
+                        .unwrap_or_else(|| "unknown".to_string()),
+                );
+                *st.alerts.entry(key).or_insert(0) += 1;
+            }
             if out.send(vec![Event::Alert(Box::new(alert))]).is_err() {
                 return;
             }
