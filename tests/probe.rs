@@ -238,7 +238,7 @@ fn transit_through_a_us_router_is_found_by_probing_and_clears_when_routed_around
         "--alerts",
         &alerts.display().to_string(),
         "--log",
-        "info",
+        "info,sovereign::probe=debug",
         "--log-format",
         "json",
     ]);
@@ -291,6 +291,25 @@ fn transit_through_a_us_router_is_found_by_probing_and_clears_when_routed_around
     );
     assert_eq!(ev["measurement"], "probe udp from the gateway");
 
+    // A second flow within the cache time (3 s) is judged on the cached path: a second transit
+    // alert, no second trace.
+    let port_cached = net.post_personal_data(&body);
+    let got = wait_for("the second transit alert", Duration::from_secs(10), || {
+        let a = read_lines(&alerts);
+        if a.len() >= 2 {
+            Ok(a)
+        } else {
+            Err(format!("{} alerts", a.len()))
+        }
+    });
+    assert_eq!(got[1]["src_port"], port_cached);
+    assert_eq!(got[1]["alert"]["kind"], "transit");
+    let probes = std::fs::read_to_string(&log)
+        .unwrap()
+        .matches("probe_done")
+        .count();
+    assert_eq!(probes, 1, "the cached path was used");
+
     // Around the US: r2 (DE). Until the cached path (3 s) expires nothing is probed again; after
     // it, a new flow is probed, the path has no US hop, and no alert comes.
     net.route_via_us(false);
@@ -316,7 +335,7 @@ fn transit_through_a_us_router_is_found_by_probing_and_clears_when_routed_around
     let after = read_lines(&alerts);
     assert_eq!(
         after.len(),
-        1,
+        2,
         "a flow routed around the US alerted: {after:#?} (port {port2})"
     );
     let l = std::fs::read_to_string(&log).unwrap();
@@ -344,13 +363,15 @@ fn transit_through_a_us_router_is_found_by_probing_and_clears_when_routed_around
     };
     assert_eq!(
         metric("sovereign_alerts_total{tenant=\"eu-clinic\",kind=\"transit\",country=\"DE\"}"),
-        Some(1.0),
+        Some(2.0),
         "{m}"
     );
-    assert!(
-        metric("sovereign_probe_traces_total{result=\"ok\"}") >= Some(2.0),
+    assert_eq!(
+        metric("sovereign_probe_traces_total{result=\"ok\"}"),
+        Some(2.0),
         "{m}"
     );
+    assert_eq!(metric("sovereign_probe_cache_hits_total"), Some(1.0), "{m}");
     assert_eq!(
         metric("sovereign_probe_requests_dropped_total"),
         Some(0.0),

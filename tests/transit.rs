@@ -162,7 +162,7 @@ fn a_path_around_the_us_raises_nothing() {
 
 #[test]
 fn a_handshake_rtt_too_short_to_reach_the_us_clears_the_traceroute() {
-    // Frankfurt: 20 ms RTT reaches 2,000 km; the nearest US soil is 5,382 km away.
+    // Frankfurt: 20 ms RTT reaches 2,042 km; the nearest US soil is 5,382 km away.
     let (alerts, flows) = replay("frankfurt", Some((50.11, 8.68)), "198.51.100.1");
     assert!(alerts.is_empty(), "{alerts:#?}");
     let pd = flows.iter().find(|f| f["src_port"] == 40001).unwrap();
@@ -170,7 +170,7 @@ fn a_handshake_rtt_too_short_to_reach_the_us_clears_the_traceroute() {
     assert_eq!(tr["jurisdictions"], serde_json::json!([]), "{tr}");
     assert_eq!(tr["cleared_by_rtt"], serde_json::json!(["US"]));
     assert_eq!(tr["rtt_bound"]["rtt_ms"], 20.0);
-    assert_eq!(tr["rtt_bound"]["reach_km"], 2000.0);
+    assert_eq!(tr["rtt_bound"]["reach_km"], 2042.0);
     assert_eq!(tr["rtt_bound"]["checked"][0]["verdict"], "excluded");
 }
 
@@ -220,11 +220,11 @@ fn bgp_files(dir: &Path) -> (String, String) {
 
 #[test]
 fn a_us_registered_carrier_on_the_bgp_path_is_legal_exposure_not_cleared_by_rtt() {
-    // Frankfurt with 20 ms: no US hop can have been reached, and the traceroute avoids the US;
-    // but the AS path crosses AS3356, registered in the US.
+    // Frankfurt with 20 ms: the traceroute's US hop cannot have been reached (cleared), but the
+    // AS path crosses AS3356, registered in the US: legal exposure stays.
     let dir = scratch("transit-bgp");
     let cfg = config(&dir, Some((50.11, 8.68)));
-    let trace = traceroute(&dir, "203.0.113.1");
+    let trace = traceroute(&dir, "198.51.100.1");
     let pcap = capture(&dir);
     let (mrt, stats) = bgp_files(&dir);
     let a = dir.join("alerts.jsonl");
@@ -248,6 +248,9 @@ fn a_us_registered_carrier_on_the_bgp_path_is_legal_exposure_not_cleared_by_rtt(
     let tr = &alerts[0]["transit"];
     assert_eq!(alerts[0]["alert"]["kind"], "transit");
     assert_eq!(tr["jurisdictions"], serde_json::json!(["US"]));
+    assert_eq!(tr["cleared_by_rtt"], serde_json::json!(["US"]), "{tr}");
+    assert_eq!(tr["rtt_bound"]["checked"][0]["verdict"], "excluded");
+    // Only the registration evidence remains: the located hop was cleared.
     let ev = tr["evidence"].as_array().unwrap();
     assert_eq!(ev.len(), 1, "{tr}");
     assert_eq!(ev[0]["source"], "bgp");

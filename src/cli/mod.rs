@@ -460,6 +460,7 @@ fn reload_runtime(
     path: Option<&Path>,
     boot: &Config,
     run_key: &[u8],
+    rtt_bound: bool,
 ) -> Result<(Config, Arc<Runtime>)> {
     let cfg = load_config(path)?;
     let geo = Arc::new(GeoDb::open(&cfg.geo)?);
@@ -479,6 +480,7 @@ fn reload_runtime(
     let mut rt = Runtime::new(&cfg, geo.clone(), &key);
     // Probing is started at boot; [probe] changes apply at restart.
     rt.probe = boot.probe.enabled;
+    rt.rtt_bound = rtt_bound;
     rt.paths = Arc::new(load_paths(
         &cfg.path_files,
         cfg.mrt.as_deref(),
@@ -521,6 +523,15 @@ fn run_daemon(a: RunArgs) -> Result<i32> {
         &geo,
     )?);
     rt.probe = cfg.probe.enabled;
+    // pnet gives no kernel timestamps: handshake RTTs are then not trustworthy as bounds.
+    let rtt_bound = a.capture == Backend::Pcap;
+    rt.rtt_bound = rtt_bound;
+    if cfg.probe.enabled && a.user.is_some() {
+        anyhow::bail!(
+            "{}: [probe] enabled needs raw sockets for every trace, which --user gives up; run without --user (with CAP_NET_RAW) or disable [probe]",
+            cfg.file
+        );
+    }
     let rt = Arc::new(rt);
     let n = worker_count(a.common.workers, &cfg)?;
     let exp = Exporter::new(n)?;
@@ -573,7 +584,7 @@ fn run_daemon(a: RunArgs) -> Result<i32> {
                 let mut stopping = false;
                 for sig in signals.forever() {
                     match sig {
-                        SIGHUP => match reload_runtime(path.as_deref(), &boot, &key) {
+                        SIGHUP => match reload_runtime(path.as_deref(), &boot, &key, rtt_bound) {
                             Ok((c, rt)) => {
                                 if !control.request_reload(rt, Duration::from_secs(5)) {
                                     tracing::warn!("config_reload: the capture thread has not taken the new config yet; it will");

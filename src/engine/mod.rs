@@ -38,6 +38,9 @@ pub struct Runtime {
     /// Live probing is on (`run` with `[probe] enabled`): flows without imported evidence ask
     /// for a measured path (`Event::Probe`).
     pub probe: bool,
+    /// Capture timestamps are the kernel's, so handshake RTTs may bound paths (false for
+    /// AF_PACKET via pnet, which stamps frames when they are read).
+    pub rtt_bound: bool,
 }
 
 impl Runtime {
@@ -52,6 +55,7 @@ impl Runtime {
             hasher: Hasher::new(hmac_key),
             paths: Arc::new(PathDb::default()),
             probe: false,
+            rtt_bound: true,
         }
     }
 }
@@ -307,19 +311,26 @@ fn evaluate(
     if !flow.data.transit_checked {
         flow.data.transit_checked = true;
         flow.data.transit = check_transit(rt, flow, t);
-        if flow.data.transit.is_none() && rt.probe && !flow.data.probe_requested {
+        let (_, outside, _) = orient(flow);
+        let probe_worthy = rt.probe
+            && !flow.data.probe_requested
+            && flow.data.transit.is_none()
+            // Only where the tenant opened the connection, to a routable destination (not a
+            // client of the tenant's service, which an outsider could choose), and only when no
+            // imported evidence covers it.
+            && flow.data.inside == Inside::Client
+            && flow.data.dest.is_some_and(|a| a.special.is_none())
+            && rt.paths.lookup(outside.0).is_none()
+            && rt.paths.as_path(outside.0).is_none();
+        if probe_worthy {
             if let Some(tenant) = rt.policy.tenant(t).filter(|x| !x.deny_transit.is_empty()) {
                 flow.data.probe_requested = true;
-                let (_, outside, _) = orient(flow);
                 out.push(Event::Probe(Box::new(crate::probe::Request {
                     dest: outside.0,
                     deny: tenant.deny_transit,
                     deny_names: tenant.deny_transit_names.clone(),
                     site: rt.site.location,
-                    rtt: match flow.data.inside {
-                        Inside::Server => flow.rtt_client,
-                        _ => flow.rtt_server,
-                    },
+                    rtt: bound_rtt(rt, flow),
                     alert: Box::new(alert_record(rt, flow, now, Kind::Transit, String::new())),
                 })));
             }
@@ -336,6 +347,19 @@ fn evaluate(
         .is_some_and(|tr| !tr.jurisdictions.is_empty())
     {
         raise(rt, flow, t, Kind::Transit, now, stats, out);
+    }
+}
+
+/// The handshake RTT toward the outside endpoint for the speed-of-light bound: measured from
+/// the first SYN (SYN-ACK), so retransmissions can only make it longer (safe); none when the
+/// capture's timestamps cannot be trusted for it (`Runtime::rtt_bound`).
+fn bound_rtt(rt: &Runtime, flow: &Flow<FlowData>) -> Option<std::time::Duration> {
+    if !rt.rtt_bound {
+        return None;
+    }
+    match flow.data.inside {
+        Inside::Server => flow.rtt_client_bound,
+        _ => flow.rtt_server_bound,
     }
 }
 
@@ -378,10 +402,7 @@ fn check_transit(rt: &Runtime, flow: &Flow<FlowData>, t: TenantId) -> Option<Tra
         denied_registration: rt.policy.denied_transit(t, &registered),
         as_path,
         site: rt.site.location,
-        rtt: match flow.data.inside {
-            Inside::Server => flow.rtt_client,
-            _ => flow.rtt_server,
-        },
+        rtt: bound_rtt(rt, flow),
     })
 }
 

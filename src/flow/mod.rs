@@ -156,6 +156,13 @@ pub struct Flow<T> {
     pub rtt_server: Option<Duration>,
     /// Gateway -> client -> gateway time (SYN-ACK to the client's ACK).
     pub rtt_client: Option<Duration>,
+    /// Upper bounds of the same round trips, measured from the *first* SYN / SYN-ACK (for the
+    /// speed-of-light bound, where only an overestimate is safe); `None` when timestamps went
+    /// backwards or did not advance.
+    pub rtt_server_bound: Option<Duration>,
+    pub rtt_client_bound: Option<Duration>,
+    first_syn_ts: Option<Timestamp>,
+    first_synack_ts: Option<Timestamp>,
     /// Deadline of this flow's live entry in the timeout heap.
     queued: Timestamp,
     /// Per-flow data of later stages.
@@ -447,6 +454,10 @@ impl<T: Default> FlowTable<T> {
             syn_ts: None,
             syn_seq: None,
             synack_ts: None,
+            rtt_server_bound: None,
+            rtt_client_bound: None,
+            first_syn_ts: None,
+            first_synack_ts: None,
             rtt_server: None,
             rtt_client: None,
             queued: Timestamp::ZERO,
@@ -518,6 +529,7 @@ fn tcp_step<T>(flow: &mut Flow<T>, dir: Dir, t: TcpInfo, now: Timestamp) -> bool
             // The SYN-ACK most likely answers the latest SYN: measuring from the first one
             // would add the retransmission back-off to the RTT.
             flow.syn_ts = Some(now);
+            flow.first_syn_ts.get_or_insert(now);
             flow.syn_seq = Some(t.seq);
             if matches!(flow.tcp, TcpState::MidStream | TcpState::None) {
                 flow.tcp = TcpState::SynSent;
@@ -528,7 +540,12 @@ fn tcp_step<T>(flow: &mut Flow<T>, dir: Dir, t: TcpInfo, now: Timestamp) -> bool
                 if let Some(syn) = flow.syn_ts {
                     flow.rtt_server = Some(now.saturating_since(syn));
                 }
+                flow.rtt_server_bound = flow
+                    .first_syn_ts
+                    .filter(|first| now > *first)
+                    .map(|first| now.saturating_since(first));
             }
+            flow.first_synack_ts.get_or_insert(now);
             // Likewise the client's ACK answers the latest SYN-ACK.
             flow.synack_ts = Some(now);
             if matches!(flow.tcp, TcpState::SynSent | TcpState::MidStream) {
@@ -539,6 +556,10 @@ fn tcp_step<T>(flow: &mut Flow<T>, dir: Dir, t: TcpInfo, now: Timestamp) -> bool
             if let Some(sa) = flow.synack_ts {
                 flow.rtt_client = Some(now.saturating_since(sa));
             }
+            flow.rtt_client_bound = flow
+                .first_synack_ts
+                .filter(|first| now > *first)
+                .map(|first| now.saturating_since(first));
             flow.tcp = TcpState::Established;
             completed = true;
         }

@@ -248,6 +248,7 @@ fn traceroute(v: &Value) -> Option<Traceroute> {
 fn scamper(v: &Value) -> Option<Traceroute> {
     let o = v.as_object()?;
     let s = |k: &str| o.get(k).and_then(Value::as_str);
+    let v6 = ip(s("dst")).is_some_and(|a| a.is_ipv6());
     let mut by_ttl: BTreeMap<u16, Vec<Reply>> = BTreeMap::new();
     for h in o
         .get("hops")
@@ -258,6 +259,8 @@ fn scamper(v: &Value) -> Option<Traceroute> {
         let Some(ttl) = h
             .get("probe_ttl")
             .and_then(Value::as_u64)
+            // TTLs are 8 bits; anything else is a corrupt file (and must not make 65k hops).
+            .filter(|t| (1..=255).contains(t))
             .and_then(|t| u16::try_from(t).ok())
         else {
             continue;
@@ -280,14 +283,17 @@ fn scamper(v: &Value) -> Option<Traceroute> {
                 }
             }
         }
-        // ICMP destination unreachable other than port unreachable (3/3) is an error reply.
+        // Destination unreachable other than port unreachable is an error reply: ICMP 3/x
+        // (x != 3) for IPv4, ICMPv6 1/x (x != 4) for IPv6 (where type 3 is time exceeded).
         let (t, c) = (
             h.get("icmp_type").and_then(Value::as_u64),
             h.get("icmp_code").and_then(Value::as_u64),
         );
+        let (unreachable, port_unreachable) = if v6 { (1, 4) } else { (3, 3) };
         let err = match (t, c) {
-            (Some(3), Some(code)) if code != 3 => Some(code.to_string()),
-            (Some(1), Some(code)) if code != 4 => Some(code.to_string()),
+            (Some(t), Some(code)) if t == unreachable && code != port_unreachable => {
+                Some(code.to_string())
+            }
             _ => None,
         };
         by_ttl.entry(ttl).or_default().push(Reply {

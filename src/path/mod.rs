@@ -95,10 +95,12 @@ impl PathRecord {
         })
     }
 
-    /// Countries of the responding hops, in path order, each once.
+    /// Countries of the responding hops before the destination, in path order, each once (the
+    /// destination's own country is residency's business, not transit's).
     pub fn crossed(&self) -> Vec<Country> {
         let mut out: Vec<Country> = Vec::new();
-        for c in self.hops.iter().filter_map(|h| h.country) {
+        let on_path = self.hops.iter().filter(|h| h.address != self.destination);
+        for c in on_path.filter_map(|h| h.country) {
             if !out.contains(&c) {
                 out.push(c);
             }
@@ -125,21 +127,27 @@ fn prefix_of(ip: IpAddr) -> Option<IpNet> {
 impl PathDb {
     /// Keeps, per destination, the latest traceroute that has one.
     pub fn from_traceroutes(traces: &[Traceroute], geo: &GeoDb) -> PathDb {
-        let mut latest: HashMap<IpAddr, (i64, PathRecord)> = HashMap::new();
+        let mut latest: HashMap<IpAddr, ((bool, i64), PathRecord)> = HashMap::new();
         for t in traces {
             let Some(rec) = PathRecord::from_traceroute(t, geo) else {
                 continue;
             };
-            let ts = t.timestamp.unwrap_or(i64::MIN);
+            // Traces with responding hops beat empty ones, then the latest wins.
+            let rank = (!rec.hops.is_empty(), t.timestamp.unwrap_or(i64::MIN));
             match latest.get(&rec.destination) {
-                Some((old, _)) if *old > ts => {}
+                Some((old, _)) if *old > rank => {}
                 _ => {
-                    latest.insert(rec.destination, (ts, rec));
+                    latest.insert(rec.destination, (rank, rec));
                 }
             }
         }
         let mut db = PathDb::default();
-        for (dst, (_, rec)) in latest {
+        // Sorted, so the destination standing for a prefix (the lowest address measured in it)
+        // does not depend on hash order.
+        let mut all: Vec<(IpAddr, PathRecord)> =
+            latest.into_iter().map(|(d, (_, r))| (d, r)).collect();
+        all.sort_by_key(|(d, _)| *d);
+        for (dst, rec) in all {
             if let Some(p) = prefix_of(dst) {
                 db.by_prefix.entry(p).or_insert(dst);
             }
@@ -261,8 +269,19 @@ pub fn transit_verdict(f: &TransitFacts<'_>) -> Option<Transit> {
         (Some(site), Some(rtt), false) => {
             let shapes = Shapes::bundled();
             let mut checked = Vec::new();
+            let rtt_ms = rtt.as_secs_f64() * 1000.0;
             for c in &f.denied_location {
+                // A hop there answering slower than the whole handshake means the handshake
+                // was not answered by the destination (a SYN proxy, a cache): no bound then.
+                let contradicted = f.path.is_some_and(|p| {
+                    p.hops
+                        .iter()
+                        .any(|h| h.country == Some(*c) && h.rtt_ms.is_some_and(|r| r > rtt_ms))
+                });
                 let (verdict, distance_km) = match reach::bound(shapes, site, rtt, *c) {
+                    Bound::Excludes { distance_km, .. } if contradicted => {
+                        ("contradicted", distance_km)
+                    }
                     Bound::Excludes { distance_km, .. } => ("excluded", distance_km),
                     Bound::Inconclusive { distance_km, .. } => ("within_reach", distance_km),
                     Bound::NoShape => continue,

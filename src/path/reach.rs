@@ -13,9 +13,14 @@ use crate::geo::Country;
 
 /// Mean Earth radius (IUGG), km.
 pub const EARTH_RADIUS_KM: f64 = 6371.0088;
-/// One-way speed of light in fibre (refractive index ~1.47 gives ~204 km/ms; rounded down, so
-/// the bound errs towards "could have reached").
-pub const FIBRE_KM_PER_MS: f64 = 200.0;
+/// One-way speed of light in standard single-mode fibre (group index 1.468: c / 1.468 =
+/// 204.2 km/ms). Rounding up keeps the bound on the safe side ("could have reached"). Paths over
+/// free-space links (microwave, satellite lasers, hollow-core fibre) are faster, up to c; the
+/// bound assumes long-haul fibre, as every transoceanic path is today.
+pub const FIBRE_KM_PER_MS: f64 = 204.2;
+/// Outline edges are cut into pieces no longer than this, so the distance to the nearest point
+/// is within half of it of the distance to the outline.
+const MAX_EDGE_KM: f64 = 10.0;
 /// Subtracted from every site-to-jurisdiction distance: shape generalisation and thinning
 /// (see data/geo/README.md) plus the site's own coordinates being approximate.
 pub const SHAPE_MARGIN_KM: f64 = 50.0;
@@ -66,15 +71,15 @@ impl Shapes {
             let Some(c) = Country::parse(cc.trim()) else {
                 continue;
             };
-            let ring: Vec<(f64, f64)> = pts
+            let raw: Vec<(f64, f64)> = pts
                 .split_whitespace()
                 .filter_map(|p| {
                     let (lon, lat) = p.split_once(',')?;
                     Some((lon.parse().ok()?, lat.parse().ok()?))
                 })
                 .collect();
-            if ring.len() >= 3 {
-                rings.entry(c).or_default().push(ring);
+            if raw.len() >= 3 {
+                rings.entry(c).or_default().push(prepare(&raw));
             }
         }
         Shapes { rings }
@@ -84,23 +89,14 @@ impl Shapes {
         self.rings.contains_key(&c)
     }
 
-    /// Whether `p` lies inside one of the country's rings (ray casting on lon/lat).
+    /// Whether `p` lies inside one of the country's rings (ray casting on unwrapped longitudes;
+    /// a ring crossing the antimeridian runs past +-180, so the point is tried at lon +-360 too).
     pub fn contains(&self, c: Country, p: LatLon) -> bool {
         self.rings.get(&c).is_some_and(|rings| {
             rings.iter().any(|ring| {
-                let mut inside = false;
-                let mut j = ring.len() - 1;
-                for i in 0..ring.len() {
-                    let (xi, yi) = ring[i];
-                    let (xj, yj) = ring[j];
-                    if (yi > p.lat) != (yj > p.lat)
-                        && p.lon < (xj - xi) * (p.lat - yi) / (yj - yi) + xi
-                    {
-                        inside = !inside;
-                    }
-                    j = i;
-                }
-                inside
+                [p.lon, p.lon + 360.0, p.lon - 360.0]
+                    .iter()
+                    .any(|&lon| inside_ring(ring, lon, p.lat))
             })
         })
     }
@@ -118,6 +114,54 @@ impl Shapes {
             .map(|&(lon, lat)| haversine_km(p, LatLon { lat, lon }))
             .min_by(f64::total_cmp)
     }
+}
+
+fn inside_ring(ring: &[(f64, f64)], lon: f64, lat: f64) -> bool {
+    let mut inside = false;
+    let mut j = ring.len() - 1;
+    for i in 0..ring.len() {
+        let (xi, yi) = ring[i];
+        let (xj, yj) = ring[j];
+        if (yi > lat) != (yj > lat) && lon < (xj - xi) * (lat - yi) / (yj - yi) + xi {
+            inside = !inside;
+        }
+        j = i;
+    }
+    inside
+}
+
+/// Unwraps longitudes (an edge never jumps more than 180 degrees, so rings crossing the
+/// antimeridian stay contiguous) and cuts edges longer than [`MAX_EDGE_KM`].
+fn prepare(raw: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut unwrapped: Vec<(f64, f64)> = Vec::with_capacity(raw.len());
+    for &(lon, lat) in raw {
+        let lon = match unwrapped.last() {
+            Some(&(prev, _)) => {
+                let mut l = lon;
+                while l - prev > 180.0 {
+                    l -= 360.0;
+                }
+                while prev - l > 180.0 {
+                    l += 360.0;
+                }
+                l
+            }
+            None => lon,
+        };
+        unwrapped.push((lon, lat));
+    }
+    let mut out = Vec::with_capacity(unwrapped.len());
+    for (i, &a) in unwrapped.iter().enumerate() {
+        let b = unwrapped[(i + 1) % unwrapped.len()];
+        out.push(a);
+        let km = haversine_km(LatLon { lat: a.1, lon: a.0 }, LatLon { lat: b.1, lon: b.0 });
+        let pieces = (km / MAX_EDGE_KM).ceil() as usize;
+        for k in 1..pieces.min(10_000) {
+            let f = k as f64 / pieces as f64;
+            out.push((a.0 + (b.0 - a.0) * f, a.1 + (b.1 - a.1) * f));
+        }
+    }
+    out
 }
 
 /// What an RTT says about one jurisdiction.
@@ -213,9 +257,9 @@ mod tests {
     }
 
     #[test]
-    fn reach_is_100_km_per_ms_of_round_trip() {
-        assert_eq!(reach_km(Duration::from_millis(50)), 5_000.0);
-        assert_eq!(reach_km(Duration::from_micros(1_500)), 150.0);
+    fn reach_is_about_102_km_per_ms_of_round_trip() {
+        assert!((reach_km(Duration::from_millis(50)) - 5_105.0).abs() < 1e-6);
+        assert!((reach_km(Duration::from_micros(1_500)) - 153.15).abs() < 1e-6);
     }
 
     #[test]
@@ -224,20 +268,20 @@ mod tests {
         // Nearest US soil from Frankfurt is northern Maine (47.08 N, 67.81 W): 5,382 km.
         let d = s.distance_km(us(), FRANKFURT).unwrap();
         assert!((5_370.0..5_400.0).contains(&d), "{d}");
-        // Worked numbers: 50 ms reaches 5,000 km < 5,382 - 50 km: excluded.
+        // Worked numbers: 50 ms reaches 50 x 102.1 = 5,105 km < 5,382 - 50 km: excluded.
         assert!(matches!(
             bound(s, FRANKFURT, Duration::from_millis(50), us()),
-            Bound::Excludes { reach_km, .. } if reach_km == 5_000.0
+            Bound::Excludes { .. }
         ));
-        // The threshold is (distance - margin) / 100 km per ms: 53.3 ms.
-        let threshold_ms = (d - SHAPE_MARGIN_KM) / 100.0;
-        assert!((53.0..53.6).contains(&threshold_ms), "{threshold_ms}");
+        // The threshold is (distance - margin) / 102.1 km per ms: 52.2 ms.
+        let threshold_ms = (d - SHAPE_MARGIN_KM) / (FIBRE_KM_PER_MS / 2.0);
+        assert!((52.0..52.4).contains(&threshold_ms), "{threshold_ms}");
         assert!(matches!(
-            bound(s, FRANKFURT, Duration::from_micros(53_000), us()),
+            bound(s, FRANKFURT, Duration::from_micros(51_900), us()),
             Bound::Excludes { .. }
         ));
         assert!(matches!(
-            bound(s, FRANKFURT, Duration::from_micros(53_600), us()),
+            bound(s, FRANKFURT, Duration::from_micros(52_500), us()),
             Bound::Inconclusive { .. }
         ));
         // 80 ms (a typical Frankfurt-New York RTT) cannot exclude it.
@@ -262,6 +306,42 @@ mod tests {
                 "{ms} ms"
             );
         }
+    }
+
+    #[test]
+    fn rings_across_the_antimeridian_contain_their_inland_points() {
+        let s = Shapes::bundled();
+        let ru = Country::parse("RU").unwrap();
+        for (lat, lon) in [
+            (64.99, 100.0),
+            (68.95, 100.0),
+            (55.75, 37.62),
+            (66.0, 175.0),
+            (65.0, -175.0),
+        ] {
+            let p = LatLon { lat, lon };
+            assert!(s.contains(ru, p), "{lat},{lon} is in Russia");
+            assert_eq!(s.distance_km(ru, p), Some(0.0));
+        }
+        // Fiji straddles 180 as well; the Atlantic is not in it.
+        assert!(!s.contains(
+            Country::parse("FJ").unwrap(),
+            LatLon {
+                lat: -16.53,
+                lon: 0.0
+            }
+        ));
+    }
+
+    #[test]
+    fn distance_is_to_the_outline_not_only_its_kept_points() {
+        // A square with 1-degree (~111 km) edges: a point just outside the middle of an edge is
+        // ~11 km from the outline though ~56 km from the nearest corner.
+        let sh = Shapes::parse("ZZ\t0,0 1,0 1,1 0,1\n");
+        let zz = Country::parse("ZZ").unwrap();
+        let d = sh.distance_km(zz, LatLon { lat: 0.5, lon: 1.1 }).unwrap();
+        assert!((10.0..17.0).contains(&d), "{d}");
+        assert!(sh.contains(zz, LatLon { lat: 0.5, lon: 0.5 }));
     }
 
     #[test]

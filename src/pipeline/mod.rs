@@ -528,7 +528,8 @@ fn work(
         }
     }
     engine.finish(&mut events);
-    route_probes(&mut events, prober.as_ref());
+    // Flows ending now are not probed: the capture has stopped.
+    route_probes(&mut events, None);
     if !events.is_empty() {
         let _ = sink.send(SinkMsg::Events(events));
     }
@@ -686,12 +687,17 @@ pub fn run(
     let mut router = Router::new(txs, lossy, exp.clone());
     let capture_sink = sink_tx;
     let ctl = control.clone();
+    let probe_stop = prober.as_ref().map(|p| p.stop.clone());
     let capture = thread::Builder::new()
         .name("capture".into())
         .spawn(move || {
             match source {
                 Source::Replay(files) => replay_files(files, &mut router, &capture_sink),
                 Source::Live(cap) => capture_live(cap, &mut router, &capture_sink, &ctl),
+            }
+            // No new traces once the capture has stopped: shutdown must not wait on them.
+            if let Some(s) = probe_stop {
+                s.store(true, Ordering::SeqCst);
             }
             // Dropping the router closes the worker channels: workers drain and finish.
         })?;

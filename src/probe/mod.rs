@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -210,6 +211,8 @@ pub struct Prober {
     tx: Option<Sender<Request>>,
     thread: Option<thread::JoinHandle<()>>,
     metrics: PipelineMetrics,
+    /// Set on shutdown: queued requests are dropped without tracing.
+    pub stop: Arc<AtomicBool>,
 }
 
 impl Prober {
@@ -222,13 +225,16 @@ impl Prober {
     ) -> std::io::Result<Prober> {
         let (tx, rx) = bounded(256);
         let metrics = exp.pipeline.clone();
+        let stop = Arc::new(AtomicBool::new(false));
+        let st = stop.clone();
         let thread = thread::Builder::new()
             .name("probe".into())
-            .spawn(move || run(cfg, geo, rx, out, exp))?;
+            .spawn(move || run(cfg, geo, rx, out, exp, st))?;
         Ok(Prober {
             tx: Some(tx),
             thread: Some(thread),
             metrics,
+            stop,
         })
     }
 
@@ -248,9 +254,12 @@ impl Prober {
 
     /// Stops after the trace in progress.
     pub fn finish(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
         self.tx = None;
         if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            if t.join().is_err() {
+                tracing::error!("probe thread panicked");
+            }
         }
     }
 }
@@ -307,24 +316,34 @@ pub fn judge(req: Request, path: &PathRecord) -> Option<AlertRecord> {
     Some(a)
 }
 
+/// Paths (or failures) per prefix at most; the oldest go first when full.
+const MAX_CACHED_PREFIXES: usize = 65_536;
+
+/// What the probe thread knows about a prefix.
+enum Known {
+    Path(PathRecord),
+    /// The last trace failed: the prefix is not traced again before the cache time passes.
+    Failed,
+}
+
 fn run(
     cfg: ProbeConfig,
     geo: Arc<GeoDb>,
     rx: Receiver<Request>,
     out: Sender<Vec<Event>>,
     exp: Arc<Exporter>,
+    stop: Arc<AtomicBool>,
 ) {
-    let mut cache: HashMap<IpNet, (Instant, PathRecord)> = HashMap::new();
-    // Flows already judged, so one flow raises one transit alert.
-    let mut judged: HashMap<u64, Instant> = HashMap::new();
+    let mut cache: HashMap<IpNet, (Instant, Known)> = HashMap::new();
     let cost = f64::from(cfg.max_ttl) * cfg.rounds.max(1) as f64;
     let mut next_allowed = monotonic();
     for req in rx.iter() {
-        let now = monotonic();
-        judged.retain(|_, t| now.saturating_duration_since(*t) < cfg.cache);
-        if judged.contains_key(&req.alert.ends.flow_id) {
+        if stop.load(Ordering::SeqCst) {
+            // Shutting down: no more traces; what is queued is dropped and counted.
+            exp.pipeline.probe_dropped.inc();
             continue;
         }
+        let now = monotonic();
         let Some(prefix) = prefix_of(req.dest) else {
             continue;
         };
@@ -332,7 +351,17 @@ fn run(
             .get(&prefix)
             .is_some_and(|(t, _)| now.saturating_duration_since(*t) < cfg.cache);
         if !fresh {
-            // Global budget: a trace costs up to max_ttl x rounds packets.
+            if cache.len() >= MAX_CACHED_PREFIXES {
+                cache.retain(|_, (t, _)| now.saturating_duration_since(*t) < cfg.cache);
+                if cache.len() >= MAX_CACHED_PREFIXES {
+                    if let Some(oldest) = cache.iter().min_by_key(|(_, (t, _))| *t).map(|(k, _)| *k)
+                    {
+                        cache.remove(&oldest);
+                    }
+                }
+            }
+            // Global budget: a trace costs up to max_ttl x rounds packets (an average: trippy
+            // keeps up to 24 probes in flight within a round).
             let wait = next_allowed.saturating_duration_since(now);
             if !wait.is_zero() {
                 thread::sleep(wait);
@@ -342,6 +371,8 @@ fn run(
             match traceroute(req.dest, &cfg) {
                 Ok(hops) => {
                     let rec = path_record(req.dest, &hops, &geo, cfg.protocol);
+                    // Hop addresses are routers', but the destination may be a person's:
+                    // the path goes to debug, the prefix to info.
                     let path: Vec<String> = rec
                         .hops
                         .iter()
@@ -350,26 +381,27 @@ fn run(
                             format!("{}:{}:{c}", h.hop, h.address)
                         })
                         .collect();
-                    tracing::info!(dest = %req.dest, prefix = %prefix, reached = rec.reached, path = %path.join(" "), "probe_done");
-                    cache.insert(prefix, (monotonic(), rec));
+                    tracing::info!(prefix = %prefix, reached = rec.reached, hops = rec.hops.len(), "probe_done");
+                    tracing::debug!(prefix = %prefix, path = %path.join(" "), "probe_path");
+                    cache.insert(prefix, (monotonic(), Known::Path(rec)));
                     exp.pipeline.probe_traces.with_label_values(&["ok"]).inc();
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "probe_failed");
+                    tracing::warn!(prefix = %prefix, error = %e, "probe_failed");
                     exp.pipeline
                         .probe_traces
                         .with_label_values(&["failed"])
                         .inc();
+                    cache.insert(prefix, (monotonic(), Known::Failed));
                     continue;
                 }
             }
         } else {
             exp.pipeline.probe_cache_hits.inc();
         }
-        let Some((_, path)) = cache.get(&prefix) else {
+        let Some((_, Known::Path(path))) = cache.get(&prefix) else {
             continue;
         };
-        judged.insert(req.alert.ends.flow_id, monotonic());
         if let Some(alert) = judge(req, path) {
             {
                 let mut st = exp
