@@ -1,6 +1,6 @@
 //! Reach: how far a packet can have gone, from the handshake RTT seen at the gateway, and how far
-//! a jurisdiction is from the site. Light in fibre covers about 200 km per millisecond one way, so
-//! a round trip of `rtt` ms stays within `rtt x 100` km of the site; a jurisdiction whose nearest
+//! a jurisdiction is from the site. Light in fibre covers about 204 km per millisecond one way, so
+//! a round trip of `rtt` ms stays within `rtt x 102.1` km of the site; a jurisdiction whose nearest
 //! point is farther than that (minus a safety margin for the shapes) cannot have been crossed.
 //! Country outlines come from the bundled Natural Earth data (`data/geo/country-shapes.tsv`).
 //! Pure functions and one lazily parsed table; no I/O.
