@@ -477,17 +477,29 @@ fn reload_runtime(
         .hmac_key
         .as_ref()
         .map_or_else(|| run_key.to_vec(), |k| k.bytes().to_vec());
-    let mut rt = Runtime::new(&cfg, geo.clone(), &key);
     // Probing is started at boot; [probe] changes apply at restart.
-    rt.probe = boot.probe.enabled;
-    rt.rtt_bound = rtt_bound;
+    let rt = live_runtime(&cfg, geo, &key, boot.probe.enabled, rtt_bound)?;
+    Ok((cfg, Arc::new(rt)))
+}
+
+/// The runtime `run` uses: the config's path evidence loaded, probing and the RTT bound set.
+fn live_runtime(
+    cfg: &Config,
+    geo: Arc<GeoDb>,
+    key: &[u8],
+    probe: bool,
+    rtt_bound: bool,
+) -> Result<Runtime> {
+    let mut rt = Runtime::new(cfg, geo.clone(), key);
     rt.paths = Arc::new(load_paths(
         &cfg.path_files,
         cfg.mrt.as_deref(),
         &cfg.rir_stats,
         &geo,
     )?);
-    Ok((cfg, Arc::new(rt)))
+    rt.probe = probe;
+    rt.rtt_bound = rtt_bound;
+    Ok(rt)
 }
 
 /// Drops root for `user` (supplementary groups, group, user).
@@ -515,17 +527,9 @@ fn run_daemon(a: RunArgs) -> Result<i32> {
     let cfg = load_config(a.common.config.as_deref())?;
     let key = hmac_key(&cfg)?;
     let geo = Arc::new(GeoDb::open(&cfg.geo)?);
-    let mut rt = Runtime::new(&cfg, geo.clone(), &key);
-    rt.paths = Arc::new(load_paths(
-        &cfg.path_files,
-        cfg.mrt.as_deref(),
-        &cfg.rir_stats,
-        &geo,
-    )?);
-    rt.probe = cfg.probe.enabled;
     // pnet gives no kernel timestamps: handshake RTTs are then not trustworthy as bounds.
     let rtt_bound = a.capture == Backend::Pcap;
-    rt.rtt_bound = rtt_bound;
+    let rt = live_runtime(&cfg, geo.clone(), &key, cfg.probe.enabled, rtt_bound)?;
     if cfg.probe.enabled && a.user.is_some() {
         anyhow::bail!(
             "{}: [probe] enabled needs raw sockets for every trace, which --user gives up; run without --user (with CAP_NET_RAW) or disable [probe]",

@@ -119,7 +119,8 @@ pub struct PathDb {
     bgp: Option<(bgp::Rib, bgp::AsCountries)>,
 }
 
-fn prefix_of(ip: IpAddr) -> Option<IpNet> {
+/// The prefix a path stands for: the /24 (IPv4) or /48 (IPv6) around `ip`.
+pub fn prefix_of(ip: IpAddr) -> Option<IpNet> {
     let len = if ip.is_ipv4() { 24 } else { 48 };
     IpNet::new(ip, len).ok().map(|n| n.trunc())
 }

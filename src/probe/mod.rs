@@ -23,7 +23,7 @@ use crate::alert::{AlertRecord, Event};
 use crate::geo::{Country, CountrySet, GeoDb};
 use crate::metrics::exporter::{Exporter, PipelineMetrics};
 use crate::path::reach::LatLon;
-use crate::path::{transit_verdict, HopGeo, PathRecord, TransitFacts};
+use crate::path::{prefix_of, transit_verdict, HopGeo, PathRecord, TransitFacts};
 use crate::time::{monotonic, wall_clock};
 
 /// `[probe]`.
@@ -185,11 +185,6 @@ pub fn path_record(dest: IpAddr, hops: &[RawHop], geo: &GeoDb, protocol: Protoco
         hops: out,
         silent_hops: silent,
     }
-}
-
-fn prefix_of(ip: IpAddr) -> Option<IpNet> {
-    let len = if ip.is_ipv4() { 24 } else { 48 };
-    IpNet::new(ip, len).ok().map(|n| n.trunc())
 }
 
 /// A flow waiting for path evidence: the alert to raise if its path crosses what its tenant
