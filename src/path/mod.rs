@@ -359,3 +359,83 @@ pub fn transit_verdict(f: &TransitFacts<'_>) -> Option<Transit> {
         cleared_by_rtt: cleared,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path(hop_rtt_ms: f64) -> PathRecord {
+        PathRecord {
+            destination: "203.0.113.10".parse().unwrap(),
+            measurement: "test".into(),
+            hops: vec![
+                HopGeo {
+                    hop: 1,
+                    address: "198.51.100.1".parse().unwrap(),
+                    country: Country::parse("US"),
+                    rtt_ms: Some(hop_rtt_ms),
+                    mpls: vec![],
+                },
+                HopGeo {
+                    hop: 2,
+                    address: "203.0.113.10".parse().unwrap(),
+                    country: Country::parse("DE"),
+                    rtt_ms: Some(hop_rtt_ms + 1.0),
+                    mpls: vec![],
+                },
+            ],
+            silent_hops: vec![],
+            reached: true,
+        }
+    }
+
+    fn facts(p: &PathRecord, rtt_ms: u64) -> TransitFacts<'_> {
+        TransitFacts {
+            path: Some(p),
+            denied_location: vec![Country::parse("US").unwrap()],
+            site: Some(LatLon {
+                lat: 50.11,
+                lon: 8.68,
+            }),
+            rtt: Some(Duration::from_millis(rtt_ms)),
+            ..TransitFacts::default()
+        }
+    }
+
+    #[test]
+    fn the_destination_is_not_a_transit_country() {
+        let p = path(5.0);
+        let crossed: Vec<String> = p.crossed().iter().map(|c| c.to_string()).collect();
+        assert_eq!(crossed, ["US"], "DE is only the destination");
+    }
+
+    #[test]
+    fn a_short_rtt_clears_a_hop_unless_the_hop_itself_answered_slower() {
+        // Frankfurt, 20 ms: the US is out of reach, and the US hop answered in 5 ms: cleared.
+        let p = path(5.0);
+        let v = transit_verdict(&facts(&p, 20)).unwrap();
+        assert!(v.jurisdictions.is_empty() && v.evidence.is_empty(), "{v:?}");
+        assert_eq!(v.cleared_by_rtt, ["US"]);
+        // The hop answered in 90 ms, slower than the 20 ms handshake: something nearer answered
+        // the handshake (a SYN proxy); the bound does not clear the US.
+        let p = path(90.0);
+        let v = transit_verdict(&facts(&p, 20)).unwrap();
+        assert_eq!(v.jurisdictions, ["US"]);
+        assert!(v.cleared_by_rtt.is_empty());
+        assert_eq!(v.rtt_bound.unwrap().checked[0].verdict, "contradicted");
+        // No site or no RTT: no bound at all.
+        let p = path(5.0);
+        let v = transit_verdict(&TransitFacts {
+            site: None,
+            ..facts(&p, 20)
+        })
+        .unwrap();
+        assert_eq!(v.jurisdictions, ["US"]);
+        assert!(v.rtt_bound.is_none());
+        assert!(transit_verdict(&TransitFacts {
+            denied_location: vec![],
+            ..facts(&p, 20)
+        })
+        .is_none());
+    }
+}
