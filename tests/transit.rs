@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use common::{read_lines, scratch, sovereign, text};
 use serde_json::Value;
@@ -77,24 +77,33 @@ fn capture(dir: &Path) -> String {
     p.display().to_string()
 }
 
-fn replay(name: &str, location: Option<(f64, f64)>, middle: &str) -> (Vec<Value>, Vec<Value>) {
+/// Replays the capture with the traceroute through `middle` (and the BGP files when `bgp`);
+/// returns the alert and flow records and the scratch directory.
+fn replay_with(
+    name: &str,
+    location: Option<(f64, f64)>,
+    middle: &str,
+    bgp: bool,
+) -> (Vec<Value>, Vec<Value>, PathBuf) {
     let dir = scratch(&format!("transit-{name}"));
     let cfg = config(&dir, location);
     let trace = traceroute(&dir, middle);
     let pcap = capture(&dir);
     let (a, f) = (dir.join("alerts.jsonl"), dir.join("flows.jsonl"));
-    let out = sovereign(&[
-        "replay",
-        "--config",
-        &cfg,
-        "--paths",
-        &trace,
-        "--alerts",
-        &a.display().to_string(),
-        "--flows",
-        &f.display().to_string(),
-        &pcap,
-    ]);
+    let (a_s, f_s) = (a.display().to_string(), f.display().to_string());
+    let mut args = vec![
+        "replay", "--config", &cfg, "--paths", &trace, "--alerts", &a_s, "--flows", &f_s,
+    ];
+    let (mrt, stats) = if bgp {
+        bgp_files(&dir)
+    } else {
+        Default::default()
+    };
+    if bgp {
+        args.extend(["--mrt", &mrt, "--rir-stats", &stats]);
+    }
+    args.push(&pcap);
+    let out = sovereign(&args);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let all = format!(
         "{}{}{}",
@@ -103,7 +112,12 @@ fn replay(name: &str, location: Option<(f64, f64)>, middle: &str) -> (Vec<Value>
         text(&out.stderr)
     );
     assert!(!all.contains("jane.doe"), "identifier leaked");
-    (read_lines(&a), read_lines(&f))
+    (read_lines(&a), read_lines(&f), dir)
+}
+
+fn replay(name: &str, location: Option<(f64, f64)>, middle: &str) -> (Vec<Value>, Vec<Value>) {
+    let (a, f, _) = replay_with(name, location, middle, false);
+    (a, f)
 }
 
 #[test]
@@ -222,28 +236,7 @@ fn bgp_files(dir: &Path) -> (String, String) {
 fn a_us_registered_carrier_on_the_bgp_path_is_legal_exposure_not_cleared_by_rtt() {
     // Frankfurt with 20 ms: the traceroute's US hop cannot have been reached (cleared), but the
     // AS path crosses AS3356, registered in the US: legal exposure stays.
-    let dir = scratch("transit-bgp");
-    let cfg = config(&dir, Some((50.11, 8.68)));
-    let trace = traceroute(&dir, "198.51.100.1");
-    let pcap = capture(&dir);
-    let (mrt, stats) = bgp_files(&dir);
-    let a = dir.join("alerts.jsonl");
-    let out = sovereign(&[
-        "replay",
-        "--config",
-        &cfg,
-        "--paths",
-        &trace,
-        "--mrt",
-        &mrt,
-        "--rir-stats",
-        &stats,
-        "--alerts",
-        &a.display().to_string(),
-        &pcap,
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let alerts = read_lines(&a);
+    let (alerts, _, dir) = replay_with("bgp", Some((50.11, 8.68)), "198.51.100.1", true);
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     let tr = &alerts[0]["transit"];
     assert_eq!(alerts[0]["alert"]["kind"], "transit");
@@ -267,6 +260,12 @@ fn a_us_registered_carrier_on_the_bgp_path_is_legal_exposure_not_cleared_by_rtt(
         alerts[0]
     );
     // --mrt without --rir-stats is refused, naming both.
+    let path = |f: &str| dir.join(f).display().to_string();
+    let (cfg, mrt, pcap) = (
+        path("sovereign.toml"),
+        path("rib.mrt"),
+        path("transit.pcap"),
+    );
     let out = sovereign(&["replay", "--config", &cfg, "--mrt", &mrt, &pcap]);
     assert!(!out.status.success());
     assert!(
