@@ -21,6 +21,7 @@ fn demo_frames() -> Vec<Frame> {
             ts,
             linktype: LinkType::Ethernet,
             wire_len: data.len() as u32,
+            reassembled_at: None,
             data,
         })
         .collect()

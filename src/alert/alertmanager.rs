@@ -78,6 +78,15 @@ pub fn redacted_url(url: &str) -> String {
 
 /// Alertmanager routes on the Prometheus convention (critical, warning, info), the same words
 /// the bundled Prometheus rules use; the JSON record keeps sovereign's own scale.
+fn source_name(s: crate::l7::NameSource) -> &'static str {
+    match s {
+        crate::l7::NameSource::Sni => "sni",
+        crate::l7::NameSource::Quic => "quic",
+        crate::l7::NameSource::Http => "http",
+        crate::l7::NameSource::Dns => "dns",
+    }
+}
+
 fn am_severity(s: &str) -> &'static str {
     match s {
         "high" => "critical",
@@ -93,7 +102,7 @@ pub fn am_alert(rec: &AlertRecord) -> Value {
         .country
         .clone()
         .unwrap_or_else(|| "unknown".to_string());
-    let flow = format!(
+    let mut flow = format!(
         "{} {}:{} -> {}:{} ({}) flow_id={}",
         rec.ends.proto,
         rec.ends.src_ip,
@@ -103,6 +112,12 @@ pub fn am_alert(rec: &AlertRecord) -> Value {
         rec.ends.direction,
         rec.ends.flow_id
     );
+    if let Some(p) = rec.ends.app_proto {
+        flow.push_str(&format!(" app={p}"));
+    }
+    if let Some(t) = &rec.ends.tunnel {
+        flow.push_str(&format!(" tunnel={}", t.kind));
+    }
     let mut labels = json!({
         "alertname": format!("sovereign_{}", rec.alert.kind),
         "tenant": rec.tenant,
@@ -123,6 +138,14 @@ pub fn am_alert(rec: &AlertRecord) -> Value {
         },
         "startsAt": rec.timestamp,
     });
+    // The name goes in an annotation, not a label: labels are for grouping, and names are
+    // unbounded.
+    if let (Some(h), Some(a)) = (&rec.ends.hostname, v["annotations"].as_object_mut()) {
+        a.insert(
+            "hostname".into(),
+            Value::String(format!("{} (from {})", h.name, source_name(h.source))),
+        );
+    }
     if let (Some(tr), Some(a)) = (&rec.transit, v["annotations"].as_object_mut()) {
         let hops: Vec<String> = tr
             .evidence
@@ -515,6 +538,12 @@ mod tests {
                 proto: "TCP".into(),
                 vlan: vec![],
                 direction: "outbound",
+                tunnel: None,
+                app_proto: Some("tls"),
+                hostname: Some(crate::l7::Hostname {
+                    name: "api.example-analytics.com".into(),
+                    source: crate::l7::NameSource::Sni,
+                }),
             },
             tenant: "eu-clinic".into(),
             alert: AlertBody {
@@ -573,8 +602,9 @@ mod tests {
         );
         assert_eq!(
             a["flow"],
-            "TCP 192.0.2.10:40000 -> 198.51.100.10:443 (outbound) flow_id=42"
+            "TCP 192.0.2.10:40000 -> 198.51.100.10:443 (outbound) flow_id=42 app=tls"
         );
+        assert_eq!(a["hostname"], "api.example-analytics.com (from sni)");
         // Identifiers (even masked) stay in the JSON record, not in Alertmanager.
         assert!(!v.to_string().contains("example.org"));
     }

@@ -69,6 +69,50 @@ pub struct Endpoints {
     /// `outbound` (inside opened it), `inbound` (outside opened it), `internal` (both inside),
     /// `external` (neither inside).
     pub direction: &'static str,
+    /// The encapsulation the flow travels in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<TunnelField>,
+    /// Application protocol recognised (dns, tls, quic, http).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_proto: Option<&'static str>,
+    /// The outside endpoint's name and where it came from (sni, quic, http, dns).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<crate::l7::Hostname>,
+}
+
+/// `tunnel` of a record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TunnelField {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Outer endpoints (absent for MPLS).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outer_src_ip: Option<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outer_dest_ip: Option<IpAddr>,
+    /// VNI (VXLAN, Geneve), GRE key or PPTP call id, ERSPAN session, top MPLS label.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub id: u32,
+    /// Encapsulations unwrapped, when more than one.
+    #[serde(skip_serializing_if = "is_one")]
+    pub depth: u8,
+}
+
+fn is_one(v: &u8) -> bool {
+    *v == 1
+}
+
+/// Protocol fields of a flow record.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct AppFields {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<crate::l7::TlsInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quic: Option<crate::l7::QuicInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<crate::l7::HttpInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dns: Option<crate::l7::DnsInfo>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -127,6 +171,8 @@ pub struct FlowRecord {
     pub transit: Option<crate::path::Transit>,
     /// Alert kinds raised on this flow.
     pub alerts: Vec<&'static str>,
+    #[serde(flatten)]
+    pub app: AppFields,
 }
 
 /// What the engine hands to sinks.

@@ -254,6 +254,7 @@ impl LiveCapture {
                             ts: Timestamp::from_secs_nanos(secs, nanos.min(999_999_999)),
                             linktype: *linktype,
                             wire_len: p.header.len,
+                            reassembled_at: None,
                             data: p.data.to_vec(),
                         }))
                     }
@@ -270,6 +271,7 @@ impl LiveCapture {
                     ts: wall_clock(),
                     linktype: LinkType::Ethernet,
                     wire_len: data.len() as u32,
+                    reassembled_at: None,
                     data: data.to_vec(),
                 })),
                 Err(e)

@@ -91,4 +91,7 @@ pub struct Frame {
     /// Length on the wire (may exceed `data.len()` when the snap length cut it).
     pub wire_len: u32,
     pub data: Vec<u8>,
+    /// Set on a datagram rebuilt from IP fragments (see `defrag`): where its IP header starts
+    /// in `data`. Its fragments were counted when they were captured; this frame is not.
+    pub reassembled_at: Option<u32>,
 }

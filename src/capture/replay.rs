@@ -83,6 +83,7 @@ impl ReplayFile {
                     ts: Timestamp::from_secs_nanos(secs, nanos),
                     linktype: self.linktype,
                     wire_len: p.header.len,
+                    reassembled_at: None,
                     data: p.data.to_vec(),
                 }))
             }

@@ -16,10 +16,11 @@ use crate::alert::alertmanager::AlertmanagerConfig;
 use crate::capture::CaptureConfig;
 use crate::flow::FlowConfig;
 use crate::geo::{Country, CountrySet, GeoConfig};
+use crate::l7::names::NameConfig;
 use crate::path::reach::LatLon;
 use crate::pii::{Detector, DetectorSet};
 use crate::pipeline::PipelineConfig;
-use crate::policy::{Group, Jurisdictions, OnUnknown, Policy, Tenant};
+use crate::policy::{Group, HostPattern, Jurisdictions, OnUnknown, Policy, Tenant};
 use crate::probe::{ProbeConfig, Protocol};
 use raw::{RawConfig, RawJurisdictions};
 
@@ -68,6 +69,24 @@ pub struct Config {
     pub mrt: Option<PathBuf>,
     pub rir_stats: Vec<PathBuf>,
     pub probe: ProbeConfig,
+    pub app: AppConfig,
+}
+
+/// `[app]`, compiled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppConfig {
+    /// How long an alert waits for its flow's hostname (TLS/QUIC SNI, HTTP Host).
+    pub name_wait: Duration,
+    pub names: NameConfig,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        AppConfig {
+            name_wait: Duration::from_millis(500),
+            names: NameConfig::default(),
+        }
+    }
 }
 
 /// Default `[metrics] listen`.
@@ -425,11 +444,24 @@ fn compile(raw: RawConfig, file: &str, base: &Path) -> Result<Config, ConfigErro
                 "declares no network and enables no detector, so the tenant's traffic can never carry personal data",
             ));
         }
+        let hosts = |name: &str, list: &[String]| -> Result<Vec<HostPattern>, ConfigError> {
+            list.iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    HostPattern::parse(p)
+                        .map_err(|why| cx.err(k(&format!("{name}[{i}]")), format!("{p:?}: {why}")))
+                })
+                .collect()
+        };
+        let allow_hosts = hosts("allow_hosts", &t.allow_hosts)?;
+        let deny_hosts = hosts("deny_hosts", &t.deny_hosts)?;
         tenants.push(Tenant {
             id: t.id.clone(),
             networks,
             allow,
             allow_names: t.allow.clone(),
+            allow_hosts,
+            deny_hosts,
             deny_transit,
             deny_transit_names: t.deny_transit.clone(),
             on_unknown,
@@ -480,6 +512,7 @@ fn compile(raw: RawConfig, file: &str, base: &Path) -> Result<Config, ConfigErro
         ));
     }
     let probe = compile_probe(&cx, &raw.probe)?;
+    let app = compile_app(&cx, &raw.app)?;
     let capture = compile_capture(&cx, &raw.capture)?;
     let pipeline = compile_pipeline(&cx, &raw.pipeline)?;
     let listen = raw
@@ -517,6 +550,46 @@ fn compile(raw: RawConfig, file: &str, base: &Path) -> Result<Config, ConfigErro
         mrt,
         rir_stats,
         probe,
+        app,
+    })
+}
+
+fn compile_app(cx: &Ctx<'_>, raw: &raw::RawApp) -> Result<AppConfig, ConfigError> {
+    let d = AppConfig::default();
+    let wait = raw.name_wait_ms.unwrap_or(d.name_wait.as_millis() as u64);
+    if wait > 10_000 {
+        return Err(cx.err(
+            "app.name_wait_ms",
+            format!("{wait} is more than 10000: alerts would be late for little gain"),
+        ));
+    }
+    let entries = raw.dns_cache_entries.unwrap_or(d.names.max_entries);
+    if entries > 16 << 20 {
+        return Err(cx.err(
+            "app.dns_cache_entries",
+            format!("{entries} is more than 16777216"),
+        ));
+    }
+    let min_ttl = cx.secs(
+        "app.dns_min_ttl_secs",
+        raw.dns_min_ttl_secs,
+        d.names.min_ttl,
+    )?;
+    let max_ttl = cx.secs(
+        "app.dns_max_ttl_secs",
+        raw.dns_max_ttl_secs,
+        d.names.max_ttl,
+    )?;
+    if min_ttl > max_ttl {
+        return Err(cx.err("app.dns_min_ttl_secs", "is more than app.dns_max_ttl_secs"));
+    }
+    Ok(AppConfig {
+        name_wait: Duration::from_millis(wait),
+        names: NameConfig {
+            max_entries: entries,
+            min_ttl,
+            max_ttl,
+        },
     })
 }
 

@@ -32,6 +32,23 @@ pub struct RawConfig {
     pub paths: RawPaths,
     #[serde(default)]
     pub probe: RawProbe,
+    #[serde(default)]
+    pub app: RawApp,
+}
+
+/// `[app]`: application metadata (hostnames) and the DNS name cache.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApp {
+    /// How long an alert may wait for its flow to name itself (0: never wait).
+    #[serde(default)]
+    pub name_wait_ms: Option<u64>,
+    #[serde(default)]
+    pub dns_cache_entries: Option<usize>,
+    #[serde(default)]
+    pub dns_min_ttl_secs: Option<u64>,
+    #[serde(default)]
+    pub dns_max_ttl_secs: Option<u64>,
 }
 
 /// `[probe]`: live path measurement (`sovereign run` only).
@@ -230,6 +247,13 @@ pub struct RawTenant {
     pub allow: Vec<String>,
     #[serde(default)]
     pub deny_transit: Vec<String>,
+    /// Hostname patterns ("api.example.eu", "*.example.eu") personal data may go to whatever
+    /// their country.
+    #[serde(default)]
+    pub allow_hosts: Vec<String>,
+    /// Hostname patterns personal data must never go to.
+    #[serde(default)]
+    pub deny_hosts: Vec<String>,
     #[serde(default)]
     pub on_unknown: Option<String>,
     #[serde(default)]

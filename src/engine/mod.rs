@@ -4,19 +4,22 @@
 //! deterministic: `now` is the frame's timestamp and the only inputs are the frame bytes and the
 //! shared read-only [`Runtime`]. No I/O, no threads, no clock.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::alert::{
-    proto_name, AlertBody, AlertRecord, Detected, Endpoints, Event, FlowCounters, FlowRecord,
-    GeoField, PersonalData,
+    proto_name, AlertBody, AlertRecord, AppFields, Detected, Endpoints, Event, FlowCounters,
+    FlowRecord, GeoField, PersonalData, TunnelField,
 };
 use crate::capture::Frame;
 use crate::config::{Config, Site};
-use crate::decode::decode;
-use crate::flow::{Dir, Ended, Flow, FlowConfig, FlowTable};
+use crate::decode::{decode_frame, Tunnel};
+use crate::flow::{Dir, Ended, Flow, FlowConfig, FlowKey, FlowTable};
 use crate::geo::{Answer, Country, Geo, GeoDb};
+use crate::l7::names::{NameCache, NameConfig};
+use crate::l7::{self, AppState};
 use crate::metrics::Stats;
 use crate::path::{transit_verdict, PathDb, Transit, TransitFacts};
 use crate::pii::{FlowPii, Hasher, Scanner};
@@ -41,6 +44,10 @@ pub struct Runtime {
     /// Capture timestamps are the kernel's, so handshake RTTs may bound paths (false for
     /// AF_PACKET via pnet, which stamps frames when they are read).
     pub rtt_bound: bool,
+    /// `[app] name_wait_ms`: how long an alert waits for its flow to name itself.
+    pub name_wait: Duration,
+    /// `[app]` DNS cache settings (the cache itself outlives reloads: see `pipeline`).
+    pub names: NameConfig,
 }
 
 impl Runtime {
@@ -56,6 +63,8 @@ impl Runtime {
             paths: Arc::new(PathDb::default()),
             probe: false,
             rtt_bound: true,
+            name_wait: cfg.app.name_wait,
+            names: cfg.app.names,
         }
     }
 }
@@ -88,6 +97,14 @@ pub struct FlowData {
     pub transit: Option<Transit>,
     pub transit_checked: bool,
     pub probe_requested: bool,
+    /// Application protocol and hostname.
+    pub app: AppState,
+    /// The encapsulation of the flow's first packet.
+    pub tunnel: Option<Tunnel>,
+    /// Since when an alert of this flow waits for its hostname (`[app] name_wait_ms`).
+    pub held_since: Option<Timestamp>,
+    /// The wait is over (one per flow).
+    pub hold_done: bool,
 }
 
 impl FlowData {
@@ -110,6 +127,11 @@ pub struct Engine {
     /// Geo hits, misses and scanned bytes of the cache and scanner replaced by reloads
     /// (counters never go back).
     counted: (u64, u64, u64),
+    /// Address -> name cache filled from DNS answers by the capture thread.
+    names: Option<Arc<NameCache>>,
+    /// Flows whose alert waits for a name: (deadline, key, flow id), in deadline order (one
+    /// wait per flow, all of the same length).
+    held: VecDeque<(Timestamp, FlowKey, u64)>,
 }
 
 impl Engine {
@@ -134,7 +156,15 @@ impl Engine {
             ended: Vec::new(),
             egress: HashMap::new(),
             counted: (0, 0, 0),
+            names: None,
+            held: VecDeque::new(),
         }
+    }
+
+    /// Names flows from this DNS cache (shared with the capture thread that fills it).
+    pub fn with_names(mut self, names: Arc<NameCache>) -> Engine {
+        self.names = Some(names);
+        self
     }
 
     /// Switches to a new runtime (config reload). Flows in progress are kept with their
@@ -174,8 +204,33 @@ impl Engine {
     /// Advances time without a packet (live capture when idle): flows whose timeout passed
     /// end, so their records and held-back identifiers come out.
     pub fn tick(&mut self, now: Timestamp, out: &mut Vec<Event>) {
+        self.release_held(now, out);
         self.table.expire(now, &mut self.ended);
         self.flush_ended(out);
+    }
+
+    /// Alerts whose wait for a name ended by `now` are decided (at their deadline's time).
+    fn release_held(&mut self, now: Timestamp, out: &mut Vec<Event>) {
+        while let Some(&(deadline, key, id)) = self.held.front() {
+            if deadline > now {
+                break;
+            }
+            self.held.pop_front();
+            let Some(flow) = self.table.get_mut(&key) else {
+                continue;
+            };
+            if flow.id != id || flow.data.held_since.is_none() {
+                continue;
+            }
+            if let Some(t) = flow.data.tenant {
+                let mut cx = EvalCx {
+                    stats: &mut self.stats,
+                    out,
+                    held: &mut self.held,
+                };
+                evaluate(&self.rt, flow, t, deadline, &mut cx, false);
+            }
+        }
     }
 
     fn fold_egress(&mut self) {
@@ -205,10 +260,13 @@ impl Engine {
     /// Processes one frame; records it produces are appended to `out`.
     pub fn process(&mut self, frame: &Frame, out: &mut Vec<Event>) {
         let now = frame.ts;
-        self.stats.packets += 1;
-        self.stats.bytes += frame.data.len() as u64;
+        if frame.reassembled_at.is_none() {
+            // A reassembled datagram's fragments were counted when they arrived.
+            self.stats.packets += 1;
+            self.stats.bytes += frame.data.len() as u64;
+        }
 
-        let meta = match decode(frame.linktype, &frame.data) {
+        let meta = match decode_frame(frame) {
             Ok(m) => m,
             Err(skip) => {
                 // An undecodable frame does not advance time: a corrupt timestamp on garbage
@@ -218,6 +276,7 @@ impl Engine {
             }
         };
         // Flows that timed out before this packet end first, so records come out in time order.
+        self.release_held(now, out);
         self.table.expire(now, &mut self.ended);
         self.flush_ended(out);
 
@@ -226,7 +285,25 @@ impl Engine {
         let flow = upd.flow;
         if upd.created {
             classify(rt, &mut self.geo, flow);
+            flow.data.tunnel = meta.tunnel;
+            if let Some(names) = &self.names {
+                let (_, outside, _) = orient(flow);
+                match names.lookup(outside.0, now) {
+                    Some(n) => {
+                        self.stats.names_hits += 1;
+                        flow.data.app.set_dns_name(n);
+                    }
+                    None => self.stats.names_misses += 1,
+                }
+            }
         }
+        flow.data.app.observe(&l7::Packet {
+            to_server: upd.dir == Dir::ToServer,
+            udp: meta.proto == crate::decode::PROTO_UDP,
+            server_port: flow.server.1,
+            tcp: meta.tcp.map(|t| (t.seq, t.syn && !t.ack)),
+            data: meta.payload,
+        });
         let egress = matches!(
             (flow.data.inside, upd.dir),
             (Inside::Client, Dir::ToServer) | (Inside::Server, Dir::ToClient)
@@ -248,8 +325,16 @@ impl Engine {
             if (!egress && !meta.payload.is_empty()) || (egress && fin) {
                 self.scanner.finalize(&mut flow.data.pii, detect);
             }
-            if egress && !meta.payload.is_empty() || flow.data.pii.has_findings() {
-                evaluate(rt, flow, t, now, &mut self.stats, out);
+            if egress && !meta.payload.is_empty()
+                || flow.data.pii.has_findings()
+                || flow.data.held_since.is_some()
+            {
+                let mut cx = EvalCx {
+                    stats: &mut self.stats,
+                    out,
+                    held: &mut self.held,
+                };
+                evaluate(rt, flow, t, now, &mut cx, false);
             }
             if egress {
                 let key = (
@@ -280,8 +365,15 @@ impl Engine {
                     .tenant(t)
                     .map(|t| t.detect)
                     .unwrap_or_default();
-                if self.scanner.finalize(&mut flow.data.pii, detect) > 0 {
-                    evaluate(&self.rt, flow, t, flow.last_seen, &mut self.stats, out);
+                let found = self.scanner.finalize(&mut flow.data.pii, detect) > 0;
+                if found || flow.data.held_since.is_some() {
+                    // The flow is over: a held alert waits no longer.
+                    let mut cx = EvalCx {
+                        stats: &mut self.stats,
+                        out,
+                        held: &mut self.held,
+                    };
+                    evaluate(&self.rt, flow, t, flow.last_seen, &mut cx, true);
                 }
             }
             *self.stats.flows_ended.entry(e.reason.name()).or_insert(0) += 1;
@@ -295,15 +387,23 @@ impl Engine {
     }
 }
 
+/// Where [`evaluate`] puts what it produces.
+struct EvalCx<'a> {
+    stats: &'a mut Stats,
+    out: &'a mut Vec<Event>,
+    held: &'a mut VecDeque<(Timestamp, FlowKey, u64)>,
+}
+
 /// Raises the flow's alert if it carries personal data its tenant may not send where it goes,
-/// once per flow and kind.
+/// once per flow and kind. An alert that could still learn the flow's hostname (TLS/QUIC SNI,
+/// HTTP Host not seen yet) waits up to `name_wait` for it; `flow_over` ends the wait.
 fn evaluate(
     rt: &Runtime,
     flow: &mut Flow<FlowData>,
     t: TenantId,
     now: Timestamp,
-    stats: &mut Stats,
-    out: &mut Vec<Event>,
+    cx: &mut EvalCx<'_>,
+    flow_over: bool,
 ) {
     if !flow.data.carries_personal_data() {
         return;
@@ -325,7 +425,7 @@ fn evaluate(
         if probe_worthy {
             if let Some(tenant) = rt.policy.tenant(t).filter(|x| !x.deny_transit.is_empty()) {
                 flow.data.probe_requested = true;
-                out.push(Event::Probe(Box::new(crate::probe::Request {
+                cx.out.push(Event::Probe(Box::new(crate::probe::Request {
                     dest: outside.0,
                     deny: tenant.deny_transit,
                     deny_names: tenant.deny_transit_names.clone(),
@@ -337,16 +437,53 @@ fn evaluate(
         }
     }
     let country = flow.data.dest.and_then(|a| a.country);
-    if let Some(kind) = rt.policy.decide(t, country) {
-        raise(rt, flow, t, kind, now, stats, out);
-    }
-    if flow
+    let host = flow.data.app.hostname.as_ref().map(|h| h.name.clone());
+    let verdict = rt.policy.decide(t, country, host.as_deref());
+    let transit = flow
         .data
         .transit
         .as_ref()
-        .is_some_and(|tr| !tr.jurisdictions.is_empty())
-    {
-        raise(rt, flow, t, Kind::Transit, now, stats, out);
+        .is_some_and(|tr| !tr.jurisdictions.is_empty());
+    let new = verdict.is_some_and(|k| flow.data.raised & k.bit() == 0)
+        || (transit && flow.data.raised & Kind::Transit.bit() == 0);
+    if !new {
+        return;
+    }
+    if !flow.data.hold_done {
+        let pending = flow.data.app.name_pending() && !rt.name_wait.is_zero();
+        match flow.data.held_since {
+            None if pending && !flow_over => {
+                flow.data.held_since = Some(now);
+                cx.held
+                    .push_back((now.saturating_add(rt.name_wait), flow.key, flow.id));
+                return;
+            }
+            None => flow.data.hold_done = true,
+            Some(since) => {
+                let waited = now.saturating_since(since);
+                let outcome = if !pending {
+                    "named"
+                } else if flow_over {
+                    "flow_end"
+                } else if waited >= rt.name_wait {
+                    "deadline"
+                } else {
+                    return;
+                };
+                flow.data.held_since = None;
+                flow.data.hold_done = true;
+                *cx.stats.alert_holds.entry(outcome).or_insert(0) += 1;
+                cx.stats.alert_hold_us += waited.as_micros() as u64;
+                // The name may have changed the verdict (allow_hosts, deny_hosts).
+                return evaluate(rt, flow, t, now, cx, flow_over);
+            }
+        }
+    }
+    if let Some(kind) = verdict {
+        raise(rt, flow, t, kind, now, cx.stats, cx.out);
+    }
+    if transit {
+        raise(rt, flow, t, Kind::Transit, now, cx.stats, cx.out);
     }
 }
 
@@ -431,7 +568,12 @@ fn raise(
                 .tenant(t)
                 .map_or_else(String::new, |x| x.deny_transit_names.join(", "))
         ),
-        _ => rt.policy.reason(t, kind, country),
+        _ => rt.policy.reason(
+            t,
+            kind,
+            country,
+            flow.data.app.hostname.as_ref().map(|h| &*h.name),
+        ),
     };
     let rec = alert_record(rt, flow, now, kind, reason);
     let key = (
@@ -506,6 +648,38 @@ fn endpoints(rt: &Runtime, flow: &Flow<FlowData>) -> Endpoints {
         proto: proto_name(flow.key.proto),
         vlan: flow.key.vlan[..depth].to_vec(),
         direction,
+        tunnel: flow.data.tunnel.map(|t| TunnelField {
+            kind: t.kind.name(),
+            outer_src_ip: t.outer.map(|o| o.0),
+            outer_dest_ip: t.outer.map(|o| o.1),
+            id: t.id,
+            depth: t.depth,
+        }),
+        app_proto: flow.data.app.proto.map(|p| p.name()),
+        hostname: flow.data.app.hostname.clone(),
+    }
+}
+
+/// The flow's protocol fields for its record. An HTTP path in which any detector fires is
+/// replaced: records never carry an identifier (the query string is already gone).
+fn app_fields(d: &FlowData) -> AppFields {
+    let mut http = d.app.http.clone();
+    if let Some(h) = http.as_mut() {
+        let mut all = crate::pii::DetectorSet::empty();
+        for det in crate::pii::Detector::ALL {
+            all.insert(det);
+        }
+        let mut found = Vec::new();
+        crate::pii::detect::scan(h.path.as_bytes(), all, &mut found);
+        if !found.is_empty() {
+            h.path = "[redacted]".to_string();
+        }
+    }
+    AppFields {
+        tls: d.app.tls.clone(),
+        quic: d.app.quic.clone(),
+        http,
+        dns: d.app.dns.clone(),
     }
 }
 
@@ -605,6 +779,7 @@ fn flow_record(rt: &Runtime, flow: &Flow<FlowData>, reason: &'static str) -> Flo
         personal_data: personal_data(&flow.data),
         transit: flow.data.transit.clone(),
         alerts,
+        app: app_fields(&flow.data),
     }
 }
 
@@ -633,6 +808,7 @@ mod tests {
                 ts,
                 linktype: LinkType::Ethernet,
                 wire_len: data.len() as u32,
+                reassembled_at: None,
                 data,
             };
             e.process(&f, &mut out);

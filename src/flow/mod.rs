@@ -44,6 +44,9 @@ pub struct FlowKey {
     pub hi: (IpAddr, u16),
     pub proto: u8,
     pub vlan: [u16; 2],
+    /// VXLAN/Geneve VNI or GRE key of the tunnel the flow travels in (0 if none): overlays
+    /// reuse the same inner addresses.
+    pub tunnel_id: u32,
 }
 
 impl FlowKey {
@@ -56,6 +59,7 @@ impl FlowKey {
             hi,
             proto: meta.proto,
             vlan: meta.vlan,
+            tunnel_id: meta.tunnel.map_or(0, |t| t.key_id()),
         }
     }
 }
@@ -271,6 +275,11 @@ impl<T: Default> FlowTable<T> {
             flow.queued = d;
             self.heap.push(Reverse((d, flow.seq, *key)));
         }
+    }
+
+    /// The flow with this key, if it is still in the table.
+    pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut Flow<T>> {
+        self.flows.get_mut(key)
     }
 
     /// Visits every flow (config reload re-resolves per-flow data).
@@ -492,6 +501,10 @@ impl Fnv {
         self.eat(&[key.proto]);
         self.eat(&key.vlan[0].to_be_bytes());
         self.eat(&key.vlan[1].to_be_bytes());
+        if key.tunnel_id != 0 {
+            // Only when set, so that untunnelled flows keep the ids they always had.
+            self.eat(&key.tunnel_id.to_be_bytes());
+        }
         self
     }
 }

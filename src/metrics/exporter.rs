@@ -226,8 +226,8 @@ impl PipelineMetrics {
 /// Sums the workers' published snapshots at scrape time.
 struct WorkerCollector {
     slots: Arc<Vec<WorkerSlot>>,
-    /// The probe thread's alerts.
-    extra: Arc<WorkerSlot>,
+    /// The probe thread's alerts and the capture thread's reassembly counters.
+    extra: Vec<Arc<WorkerSlot>>,
     descs: Vec<Desc>,
 }
 
@@ -241,13 +241,9 @@ impl Collector for WorkerCollector {
         let mut window = new_latency_histogram();
         let (mut count, mut sum_us) = (0, 0);
         let now = monotonic();
-        total.merge(
-            &self
-                .extra
-                .stats
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
-        );
+        for x in &self.extra {
+            total.merge(&x.stats.lock().unwrap_or_else(PoisonError::into_inner));
+        }
         for s in self.slots.iter() {
             total.merge(&s.stats.lock().unwrap_or_else(PoisonError::into_inner));
             let mut w = s.latency.lock().unwrap_or_else(PoisonError::into_inner);
@@ -326,6 +322,8 @@ pub struct Exporter {
     pub slots: Arc<Vec<WorkerSlot>>,
     /// Where the probe thread publishes the alerts it raises (summed with the workers').
     pub probe_slot: Arc<WorkerSlot>,
+    /// Where the capture thread publishes its counters (fragment reassembly).
+    pub capture_slot: Arc<WorkerSlot>,
     /// True while the capture is running (`/healthz`).
     pub healthy: AtomicBool,
 }
@@ -344,9 +342,10 @@ impl Exporter {
         let pipeline = PipelineMetrics::new(&registry)?;
         let slots = Arc::new((0..workers).map(|_| WorkerSlot::new()).collect::<Vec<_>>());
         let probe_slot = Arc::new(WorkerSlot::new());
+        let capture_slot = Arc::new(WorkerSlot::new());
         registry.register(Box::new(WorkerCollector {
             slots: slots.clone(),
-            extra: probe_slot.clone(),
+            extra: vec![probe_slot.clone(), capture_slot.clone()],
             descs: worker_descs()?,
         }))?;
         pipeline.workers.set(workers as i64);
@@ -360,6 +359,7 @@ impl Exporter {
             pipeline,
             slots,
             probe_slot,
+            capture_slot,
             healthy: AtomicBool::new(false),
         }))
     }
@@ -372,6 +372,13 @@ impl Exporter {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
+        total.merge(
+            &self
+                .capture_slot
+                .stats
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
         for s in self.slots.iter() {
             total.merge(&s.stats.lock().unwrap_or_else(PoisonError::into_inner));
         }

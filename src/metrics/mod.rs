@@ -29,6 +29,14 @@ pub const ALERTS_TOTAL: &str = "sovereign_alerts_total";
 pub const PII_SCANNED_BYTES_TOTAL: &str = "sovereign_pii_scanned_bytes_total";
 pub const PII_FINDINGS_DROPPED_TOTAL: &str = "sovereign_pii_findings_dropped_total";
 pub const GEO_CACHE_LOOKUPS_TOTAL: &str = "sovereign_geo_cache_lookups_total";
+pub const DNS_CACHE_LOOKUPS_TOTAL: &str = "sovereign_dns_cache_lookups_total";
+pub const ALERTS_HELD_TOTAL: &str = "sovereign_alerts_held_total";
+pub const ALERT_HOLD_SECONDS_TOTAL: &str = "sovereign_alert_hold_seconds_total";
+// Capture thread (before the workers).
+pub const DEFRAG_DATAGRAMS_TOTAL: &str = "sovereign_defrag_datagrams_total";
+pub const DNS_CACHE_LEARNED_TOTAL: &str = "sovereign_dns_cache_learned_total";
+pub const DNS_CACHE_EVICTED_TOTAL: &str = "sovereign_dns_cache_evicted_total";
+pub const DNS_CACHE_ENTRIES: &str = "sovereign_dns_cache_entries";
 // Pipeline, capture and sinks (exporter).
 pub const CAPTURE_RECEIVED_TOTAL: &str = "sovereign_capture_received_packets_total";
 pub const CAPTURE_DROPPED_TOTAL: &str = "sovereign_capture_dropped_packets_total";
@@ -64,6 +72,13 @@ pub const ALL: &[(&str, &str, &str)] = &[
     (PII_SCANNED_BYTES_TOTAL, "counter", "Egress payload bytes scanned for personal data."),
     (PII_FINDINGS_DROPPED_TOTAL, "counter", "Identifiers not listed because a flow reached its findings limit."),
     (GEO_CACHE_LOOKUPS_TOTAL, "counter", "Geo lookups, by result (hit, miss)."),
+    (DNS_CACHE_LOOKUPS_TOTAL, "counter", "DNS-name lookups for new flows' outside addresses, by result (hit, miss)."),
+    (ALERTS_HELD_TOTAL, "counter", "Alerts that waited for their flow's hostname, by how the wait ended: named (the name came), deadline ([app] name_wait_ms), flow_end."),
+    (ALERT_HOLD_SECONDS_TOTAL, "counter", "Total time alerts waited for their flow's hostname (divide by sovereign_alerts_held_total for the mean cost)."),
+    (DNS_CACHE_LEARNED_TOTAL, "counter", "A/AAAA answers learned into the DNS name cache."),
+    (DNS_CACHE_EVICTED_TOTAL, "counter", "Addresses forgotten by the DNS name cache to stay within [app] dns_cache_entries."),
+    (DNS_CACHE_ENTRIES, "gauge", "Addresses in the DNS name cache."),
+    (DEFRAG_DATAGRAMS_TOTAL, "counter", "Fragmented IP datagrams, by result: reassembled, or dropped (timeout, evicted, too_big, invalid); overlap_conflict counts datagrams whose overlapping fragments disagreed (first bytes kept)."),
     (CAPTURE_RECEIVED_TOTAL, "counter", "Packets the capture source reports as received (libpcap ps_recv)."),
     (CAPTURE_DROPPED_TOTAL, "counter", "Packets the capture source dropped: reason kernel (buffer full, ps_drop) or interface (ps_ifdrop)."),
     (CHANNEL_DROPPED_TOTAL, "counter", "Frames dropped because a worker's channel was full, by worker."),
@@ -108,6 +123,15 @@ pub struct Stats {
     pub pii_findings_dropped: u64,
     pub geo_hits: u64,
     pub geo_misses: u64,
+    /// Fragment reassembly (capture thread).
+    pub defrag: crate::defrag::DefragStats,
+    pub names_hits: u64,
+    pub names_misses: u64,
+    /// DNS name cache (capture thread).
+    pub names: crate::l7::names::NameStats,
+    /// Alerts that waited for a hostname, by outcome, and the total wait.
+    pub alert_holds: BTreeMap<&'static str, u64>,
+    pub alert_hold_us: u64,
 }
 
 fn add_map<K: Ord + Clone>(into: &mut BTreeMap<K, u64>, from: &BTreeMap<K, u64>) {
@@ -145,6 +169,20 @@ impl Stats {
         self.pii_findings_dropped += o.pii_findings_dropped;
         self.geo_hits += o.geo_hits;
         self.geo_misses += o.geo_misses;
+        let (d, od) = (&mut self.defrag, &o.defrag);
+        d.reassembled += od.reassembled;
+        d.timeout += od.timeout;
+        d.evicted += od.evicted;
+        d.too_big += od.too_big;
+        d.invalid += od.invalid;
+        d.overlap_conflict += od.overlap_conflict;
+        self.names_hits += o.names_hits;
+        self.names_misses += o.names_misses;
+        self.names.learned += o.names.learned;
+        self.names.evicted += o.names.evicted;
+        self.names.entries += o.names.entries;
+        add_map(&mut self.alert_holds, &o.alert_holds);
+        self.alert_hold_us += o.alert_hold_us;
     }
 
     /// The worker counters as Prometheus metric families.
@@ -163,6 +201,57 @@ impl Stats {
                         (vec![("reason", k.name().to_string())], v as f64)
                     })
                     .collect(),
+            ),
+            family(
+                DEFRAG_DATAGRAMS_TOTAL,
+                MetricType::COUNTER,
+                self.defrag
+                    .pairs()
+                    .iter()
+                    .map(|(k, v)| (vec![("result", (*k).to_string())], *v as f64))
+                    .collect(),
+            ),
+            family(
+                DNS_CACHE_LOOKUPS_TOTAL,
+                MetricType::COUNTER,
+                vec![
+                    (vec![("result", "hit".to_string())], self.names_hits as f64),
+                    (
+                        vec![("result", "miss".to_string())],
+                        self.names_misses as f64,
+                    ),
+                ],
+            ),
+            family(
+                DNS_CACHE_LEARNED_TOTAL,
+                MetricType::COUNTER,
+                one(self.names.learned),
+            ),
+            family(
+                DNS_CACHE_EVICTED_TOTAL,
+                MetricType::COUNTER,
+                one(self.names.evicted),
+            ),
+            family(
+                DNS_CACHE_ENTRIES,
+                MetricType::GAUGE,
+                one(self.names.entries),
+            ),
+            family(
+                ALERTS_HELD_TOTAL,
+                MetricType::COUNTER,
+                ["named", "deadline", "flow_end"]
+                    .iter()
+                    .map(|k| {
+                        let v = self.alert_holds.get(k).copied().unwrap_or(0);
+                        (vec![("outcome", (*k).to_string())], v as f64)
+                    })
+                    .collect(),
+            ),
+            family(
+                ALERT_HOLD_SECONDS_TOTAL,
+                MetricType::COUNTER,
+                vec![(Vec::new(), self.alert_hold_us as f64 / 1e6)],
             ),
             family(
                 DECODE_ERRORS_TOTAL,

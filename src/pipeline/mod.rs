@@ -20,10 +20,13 @@ use crate::alert::{Event, JsonLines};
 use crate::capture::live::{LiveCapture, LiveError, Read};
 use crate::capture::replay::{ReplayError, ReplayFile};
 use crate::capture::Frame;
-use crate::decode::decode;
+use crate::decode::{decode_frame, fragment, PacketMeta, Skip, PROTO_TCP, PROTO_UDP};
+use crate::defrag::{Defrag, DefragConfig, DefragStats};
 use crate::engine::{Engine, Runtime};
 use crate::flow::FlowKey;
 use crate::geo::GeoDb;
+use crate::l7::dns;
+use crate::l7::names::{NameCache, NameStats};
 use crate::metrics::exporter::{Exporter, LatencyRecorder};
 use crate::metrics::Stats;
 use crate::probe::{ProbeConfig, Prober, Requester};
@@ -187,10 +190,32 @@ enum SinkMsg {
 /// The worker a frame belongs to: a symmetric hash of its flow key, so both directions of a
 /// flow meet in one worker; and whether it decoded (only those advance time). Frames that do
 /// not decode go to worker 0, which counts them.
-fn shard(frame: &Frame, n: usize) -> (usize, bool) {
-    match decode(frame.linktype, &frame.data) {
-        Ok(meta) => ((FlowKey::of(&meta).hash64() % n as u64) as usize, true),
+fn shard(meta: &Result<PacketMeta<'_>, Skip>, n: usize) -> (usize, bool) {
+    match meta {
+        Ok(meta) => ((FlowKey::of(meta).hash64() % n as u64) as usize, true),
         Err(_) => (0, false),
+    }
+}
+
+/// Learns the A/AAAA answers of a DNS response (UDP, or the first message of a TCP segment)
+/// from port 53 into the name cache, under the name asked.
+fn learn_names(names: &NameCache, m: &PacketMeta<'_>, ts: Timestamp) {
+    if m.src_port != 53 || m.payload.is_empty() {
+        return;
+    }
+    let msg = match m.proto {
+        PROTO_UDP => dns::parse(m.payload),
+        PROTO_TCP => dns::parse_tcp(m.payload),
+        _ => None,
+    };
+    let Some(msg) = msg else { return };
+    if !msg.response || msg.rcode != 0 {
+        return;
+    }
+    if let Some(q) = msg.qname.as_deref() {
+        for (addr, ttl) in &msg.addrs {
+            names.learn(*addr, q, *ttl, ts);
+        }
     }
 }
 
@@ -202,10 +227,22 @@ struct Router {
     behind: Vec<Option<Timestamp>>,
     lossy: bool,
     exp: Arc<Exporter>,
+    /// IP fragment reassembly: here, before sharding, since only first fragments have ports.
+    defrag: Defrag,
+    /// Reassembly counters last published to the exporter.
+    published: (DefragStats, NameStats),
+    /// Address -> name cache, filled here from DNS answers before any later frame reaches a
+    /// worker (workers read it when flows start).
+    names: Arc<NameCache>,
 }
 
 impl Router {
-    fn new(txs: Vec<Sender<WorkerMsg>>, lossy: bool, exp: Arc<Exporter>) -> Router {
+    fn new(
+        txs: Vec<Sender<WorkerMsg>>,
+        lossy: bool,
+        exp: Arc<Exporter>,
+        names: Arc<NameCache>,
+    ) -> Router {
         let now = monotonic();
         let pending = txs.iter().map(|_| Batch::new(now)).collect();
         let behind = vec![None; txs.len()];
@@ -215,15 +252,53 @@ impl Router {
             behind,
             lossy,
             exp,
+            defrag: Defrag::new(DefragConfig::default()),
+            published: Default::default(),
+            names,
         }
     }
 
     fn push(&mut self, frame: Frame) {
+        if !self.defrag.is_empty() {
+            self.defrag.expire(frame.ts);
+        }
+        let meta = decode_frame(&frame);
+        let whole = match meta {
+            Err(Skip::Fragment) if frame.reassembled_at.is_none() => {
+                fragment(frame.linktype, &frame.data)
+                    .and_then(|f| self.defrag.push(&frame, &f, frame.ts))
+            }
+            _ => None,
+        };
+        if let Ok(m) = &meta {
+            learn_names(&self.names, m, frame.ts);
+        }
+        let n = self.txs.len();
+        let (w, advances) = if n == 1 {
+            (0, meta.is_ok())
+        } else {
+            shard(&meta, n)
+        };
+        self.route(w, advances, frame);
+        if let Some(whole) = whole {
+            let meta = decode_frame(&whole);
+            if let Ok(m) = &meta {
+                learn_names(&self.names, m, whole.ts);
+            }
+            let (w, advances) = if n == 1 {
+                (0, meta.is_ok())
+            } else {
+                shard(&meta, n)
+            };
+            self.route(w, advances, whole);
+        }
+    }
+
+    fn route(&mut self, w: usize, advances: bool, frame: Frame) {
         let n = self.txs.len();
         if n == 1 {
             return self.push_to(0, frame);
         }
-        let (w, advances) = shard(&frame, n);
         if advances {
             for (o, t) in self.behind.iter_mut().enumerate() {
                 if o != w {
@@ -250,6 +325,7 @@ impl Router {
     }
 
     fn flush(&mut self, w: usize) {
+        self.publish_defrag();
         if self.pending[w].frames.is_empty() {
             return;
         }
@@ -297,8 +373,24 @@ impl Router {
         }
     }
 
+    fn publish_defrag(&mut self) {
+        let now = (self.defrag.stats(), self.names.stats());
+        if now != self.published {
+            self.published = now;
+            let mut slot = self
+                .exp
+                .capture_slot
+                .stats
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            slot.defrag = now.0;
+            slot.names = now.1;
+        }
+    }
+
     /// End of input: every worker catches up with the time of the last frames it did not see.
     fn finish(&mut self) {
+        self.defrag.finish();
         self.flush_all();
         for w in 0..self.txs.len() {
             if let Some(t) = self.behind[w].take() {
@@ -483,8 +575,9 @@ fn work(
     sink: Sender<SinkMsg>,
     exp: Arc<Exporter>,
     prober: Option<Requester>,
+    names: Arc<NameCache>,
 ) {
-    let mut engine = Engine::shard(rt, exp.slots.len());
+    let mut engine = Engine::shard(rt, exp.slots.len()).with_names(names);
     let mut events = Vec::new();
     let mut hist = LatencyRecorder::default();
     let mut last_publish = monotonic();
@@ -669,22 +762,25 @@ pub fn run(
     }
     let mut txs = Vec::with_capacity(workers);
     let mut handles = Vec::with_capacity(workers);
+    // One cache for the whole run: reloads keep what it learned (its size is fixed at start).
+    let names = Arc::new(NameCache::new(rt.names));
     for w in 0..workers {
         let (tx, rx) = bounded::<WorkerMsg>(channel_batches.max(1));
         txs.push(tx);
         let (rt, sink, exp) = (rt.clone(), sink_tx.clone(), exp.clone());
+        let names = names.clone();
         let req = prober.as_ref().and_then(Prober::requester);
         handles.push(
             thread::Builder::new()
                 .name(format!("worker-{w}"))
-                .spawn(move || work(w, rt, rx, sink, exp, req))?,
+                .spawn(move || work(w, rt, rx, sink, exp, req, names))?,
         );
     }
     if let Some(p) = prober.as_mut() {
         p.close();
     }
     let lossy = matches!(source, Source::Live(_));
-    let mut router = Router::new(txs, lossy, exp.clone());
+    let mut router = Router::new(txs, lossy, exp.clone(), names);
     let capture_sink = sink_tx;
     let ctl = control.clone();
     let probe_stop = prober.as_ref().map(|p| p.stop.clone());

@@ -40,6 +40,10 @@ pub struct Tenant {
     pub allow: CountrySet,
     /// `allow` as written in the config, for alert reasons ("not in EEA").
     pub allow_names: Vec<String>,
+    /// Hostnames personal data may go to whatever their country (see [`Policy::decide`]).
+    pub allow_hosts: Vec<HostPattern>,
+    /// Hostnames personal data must never go to.
+    pub deny_hosts: Vec<HostPattern>,
     /// Jurisdictions personal data must not transit (checked against path evidence).
     pub deny_transit: CountrySet,
     pub deny_transit_names: Vec<String>,
@@ -48,6 +52,75 @@ pub struct Tenant {
     pub declared: Vec<IpNet>,
     /// Detectors run on this tenant's cleartext egress payloads.
     pub detect: DetectorSet,
+}
+
+/// A hostname pattern of `allow_hosts` / `deny_hosts`: an exact name (`api.example.eu`) or
+/// `*.` and a suffix (`*.example.eu`: any name below example.eu, not example.eu itself, as in
+/// TLS certificates but at any depth). Case-insensitive; a trailing dot is ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPattern {
+    text: String,
+    /// ".example.eu" for a wildcard, "api.example.eu" for an exact name.
+    needle: String,
+    wildcard: bool,
+}
+
+impl HostPattern {
+    pub fn parse(s: &str) -> Result<HostPattern, &'static str> {
+        let t = s.trim().trim_end_matches('.').to_ascii_lowercase();
+        let (wildcard, name) = match t.strip_prefix("*.") {
+            Some(rest) => (true, rest),
+            None => (false, t.as_str()),
+        };
+        if name.is_empty() {
+            return Err("empty name");
+        }
+        if name.contains('*') {
+            return Err("a wildcard is only allowed as the whole first label (\"*.example.eu\")");
+        }
+        let ok = name.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+        if !ok || name.len() > 253 {
+            return Err("not a hostname (labels of letters, digits, '-' and '_', dot-separated)");
+        }
+        Ok(HostPattern {
+            text: s.trim().to_string(),
+            needle: if wildcard {
+                format!(".{name}")
+            } else {
+                name.to_string()
+            },
+            wildcard,
+        })
+    }
+
+    /// Whether `host` (any case, optional trailing dot, optional ":port") matches.
+    pub fn matches(&self, host: &str) -> bool {
+        let h = host.trim_end_matches('.');
+        // An HTTP Host may carry a port; SNI and DNS names never contain ':' (IPv6 literals
+        // in Host headers are bracketed and never match a name pattern).
+        let h = match h.rsplit_once(':') {
+            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+            _ => h,
+        };
+        let h = h.trim_end_matches('.');
+        if self.wildcard {
+            h.len() > self.needle.len()
+                && h.get(h.len() - self.needle.len()..)
+                    .is_some_and(|tail| tail.eq_ignore_ascii_case(&self.needle))
+        } else {
+            h.eq_ignore_ascii_case(&self.needle)
+        }
+    }
+
+    /// As written in the config.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
 }
 
 /// Index into [`Policy::tenants`].
@@ -60,22 +133,30 @@ pub enum Kind {
     UnknownJurisdiction,
     /// The path to the destination crosses a jurisdiction in the tenant's `deny_transit`.
     Transit,
+    /// The flow's hostname matches the tenant's `deny_hosts`.
+    DeniedHost,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Residency, Kind::UnknownJurisdiction, Kind::Transit];
+    pub const ALL: [Kind; 4] = [
+        Kind::Residency,
+        Kind::UnknownJurisdiction,
+        Kind::Transit,
+        Kind::DeniedHost,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Kind::Residency => "residency",
             Kind::UnknownJurisdiction => "unknown_jurisdiction",
             Kind::Transit => "transit",
+            Kind::DeniedHost => "denied_host",
         }
     }
 
     pub fn severity(self) -> &'static str {
         match self {
-            Kind::Residency | Kind::Transit => "high",
+            Kind::Residency | Kind::Transit | Kind::DeniedHost => "high",
             Kind::UnknownJurisdiction => "medium",
         }
     }
@@ -86,6 +167,7 @@ impl Kind {
             Kind::Residency => 1,
             Kind::UnknownJurisdiction => 2,
             Kind::Transit => 4,
+            Kind::DeniedHost => 8,
         }
     }
 }
@@ -128,11 +210,29 @@ impl Policy {
             .is_some_and(|t| t.declared.iter().any(|n| n.contains(&ip)))
     }
 
-    /// Residency decision for personal data of tenant `t` sent to a destination in `country`
-    /// (None: unknown). Pure and cheap (no allocation): it runs for every egress payload packet
-    /// of a flow carrying personal data.
-    pub fn decide(&self, t: TenantId, country: Option<Country>) -> Option<Kind> {
+    /// Destination decision for personal data of tenant `t` sent to a destination in `country`
+    /// (None: unknown) under `host` (the flow's hostname, if known). Precedence:
+    /// 1. `deny_hosts` matches the hostname -> [`Kind::DeniedHost`], whatever the country;
+    /// 2. `allow_hosts` matches -> nothing (the country rules are waived for that name);
+    /// 3. the country rules: `allow`, then `on_unknown`.
+    ///
+    /// Transit is decided separately and `allow_hosts` does not waive it. Pure and cheap (no
+    /// allocation): it runs for every egress payload packet of a flow carrying personal data.
+    pub fn decide(
+        &self,
+        t: TenantId,
+        country: Option<Country>,
+        host: Option<&str>,
+    ) -> Option<Kind> {
         let tenant = self.tenants.get(t)?;
+        if let Some(h) = host {
+            if tenant.deny_hosts.iter().any(|p| p.matches(h)) {
+                return Some(Kind::DeniedHost);
+            }
+            if tenant.allow_hosts.iter().any(|p| p.matches(h)) {
+                return None;
+            }
+        }
         match country {
             Some(c) if tenant.allow.contains(c) => None,
             Some(_) => Some(Kind::Residency),
@@ -159,11 +259,29 @@ impl Policy {
     }
 
     /// The human reason of a verdict, built only when an alert is raised.
-    pub fn reason(&self, t: TenantId, kind: Kind, country: Option<Country>) -> String {
+    pub fn reason(
+        &self,
+        t: TenantId,
+        kind: Kind,
+        country: Option<Country>,
+        host: Option<&str>,
+    ) -> String {
         let Some(tenant) = self.tenants.get(t) else {
             return String::new();
         };
         match (kind, country) {
+            (Kind::DeniedHost, _) => {
+                let h = host.unwrap_or_default();
+                let p = tenant
+                    .deny_hosts
+                    .iter()
+                    .find(|p| p.matches(h))
+                    .map_or("", |p| p.as_str());
+                format!(
+                    "personal data of {} sent to {h}, which matches deny_hosts {p:?}",
+                    tenant.id
+                )
+            }
             (Kind::Transit, _) => format!(
                 "personal data of {} crosses a jurisdiction it must not transit ({})",
                 tenant.id,
@@ -197,6 +315,8 @@ mod tests {
             networks: nets.iter().filter_map(|n| n.parse().ok()).collect(),
             allow: set,
             allow_names: allow.iter().map(|s| s.to_string()).collect(),
+            allow_hosts: vec![],
+            deny_hosts: vec![],
             deny_transit: CountrySet::new(),
             deny_transit_names: vec![],
             on_unknown: OnUnknown::Alert,
@@ -224,9 +344,9 @@ mod tests {
     #[test]
     fn verdicts() {
         let mut p = Policy::new(vec![tenant("acme-eu", &["10.0.0.0/8"], &["DE", "FR"])]);
-        assert_eq!(p.decide(0, Country::parse("DE")), None);
+        assert_eq!(p.decide(0, Country::parse("DE"), None), None);
         let us = Country::parse("US");
-        let v = p.decide(0, us).map(|k| (k, p.reason(0, k, us)));
+        let v = p.decide(0, us, None).map(|k| (k, p.reason(0, k, us, None)));
         assert_eq!(
             v,
             Some((
@@ -234,8 +354,66 @@ mod tests {
                 "personal data of acme-eu sent to US (not in DE, FR)".to_string()
             ))
         );
-        assert_eq!(p.decide(0, None), Some(Kind::UnknownJurisdiction));
+        assert_eq!(p.decide(0, None, None), Some(Kind::UnknownJurisdiction));
         p.tenants[0].on_unknown = OnUnknown::Ignore;
-        assert_eq!(p.decide(0, None), None);
+        assert_eq!(p.decide(0, None, None), None);
+    }
+
+    #[test]
+    fn host_patterns() {
+        let w = HostPattern::parse("*.Example.EU.").expect("wildcard");
+        assert!(w.matches("api.example.eu"));
+        assert!(w.matches("a.b.EXAMPLE.eu."));
+        assert!(w.matches("api.example.eu:8443"));
+        assert!(!w.matches("example.eu"), "the wildcard needs a label below");
+        assert!(!w.matches("badexample.eu"));
+        let e = HostPattern::parse("api.example.eu").expect("exact");
+        assert!(e.matches("API.example.eu"));
+        assert!(!e.matches("x.api.example.eu"));
+        for bad in [
+            "",
+            "*",
+            "*.",
+            "a.*.example.eu",
+            "exa mple.eu",
+            "a..b",
+            "*example.eu",
+        ] {
+            assert!(HostPattern::parse(bad).is_err(), "{bad:?} must be refused");
+        }
+    }
+
+    /// deny_hosts beats allow_hosts beats the country rules.
+    #[test]
+    fn host_precedence() {
+        let mut p = Policy::new(vec![tenant("acme-eu", &["10.0.0.0/8"], &["DE"])]);
+        let pat = |s: &str| HostPattern::parse(s).expect("pattern");
+        p.tenants[0].allow_hosts = vec![pat("*.eu-saas.example")];
+        p.tenants[0].deny_hosts = vec![pat("tracker.eu-saas.example"), pat("*.ads.example")];
+        let us = Country::parse("US");
+        let de = Country::parse("DE");
+        // allow_hosts waives the country rule...
+        assert_eq!(p.decide(0, us, Some("api.eu-saas.example")), None);
+        assert_eq!(p.decide(0, None, Some("api.eu-saas.example")), None);
+        // ...deny_hosts wins over allow_hosts and over an allowed country...
+        assert_eq!(
+            p.decide(0, us, Some("tracker.eu-saas.example")),
+            Some(Kind::DeniedHost)
+        );
+        assert_eq!(
+            p.decide(0, de, Some("x.ads.example")),
+            Some(Kind::DeniedHost)
+        );
+        assert_eq!(
+            p.reason(0, Kind::DeniedHost, de, Some("x.ads.example")),
+            "personal data of acme-eu sent to x.ads.example, which matches deny_hosts \"*.ads.example\""
+        );
+        // ...and without a matching name the country decides.
+        assert_eq!(
+            p.decide(0, us, Some("other.example")),
+            Some(Kind::Residency)
+        );
+        assert_eq!(p.decide(0, us, None), Some(Kind::Residency));
+        assert_eq!(p.decide(0, de, None), None);
     }
 }
