@@ -49,6 +49,8 @@ pub enum LinkType {
     LinuxSll,
     /// DLT_LINUX_SLL2 (276).
     LinuxSll2,
+    /// DLT_PPP (9) and DLT_PPP_SERIAL (50): PPP, with or without HDLC address/control.
+    Ppp,
     /// Anything else: frames are counted as `unsupported_linktype`, never parsed.
     Unknown(i32),
 }
@@ -64,6 +66,7 @@ impl LinkType {
             229 => LinkType::Ipv6,
             113 => LinkType::LinuxSll,
             276 => LinkType::LinuxSll2,
+            9 | 50 => LinkType::Ppp,
             other => LinkType::Unknown(other),
         }
     }
@@ -78,6 +81,7 @@ impl LinkType {
             LinkType::Ipv6 => "ipv6",
             LinkType::LinuxSll => "linux_sll",
             LinkType::LinuxSll2 => "linux_sll2",
+            LinkType::Ppp => "ppp",
             LinkType::Unknown(_) => "unknown",
         }
     }

@@ -52,6 +52,8 @@ pub enum TunnelKind {
     Geneve,
     /// IPv4 or IPv6 directly in IPv4 or IPv6 (protocols 4 and 41).
     IpInIp,
+    /// PPPoE session (id: the session id).
+    Pppoe,
 }
 
 impl TunnelKind {
@@ -63,6 +65,7 @@ impl TunnelKind {
             TunnelKind::Vxlan => "vxlan",
             TunnelKind::Geneve => "geneve",
             TunnelKind::IpInIp => "ip-in-ip",
+            TunnelKind::Pppoe => "pppoe",
         }
     }
 }
@@ -114,7 +117,7 @@ pub struct PacketMeta<'a> {
 /// Why a frame yields no [`PacketMeta`]. Each reason is a separate counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Skip {
-    /// The capture's link type is not decoded (e.g. PPP).
+    /// The capture's link type is not decoded (e.g. IEEE 802.11, USB).
     UnsupportedLinktype,
     /// Not IP (ARP, LLDP, STP, ...): normal traffic that carries no flow.
     NotIp,
@@ -277,6 +280,7 @@ fn walk(linktype: LinkType, data: &[u8], ip_at: Option<usize>) -> Result<Walked<
             from_ip(rest)?
         }
         LinkType::Raw | LinkType::Ipv4 | LinkType::Ipv6 => from_ip(data)?,
+        LinkType::Ppp => ppp(data)?,
         LinkType::Unknown(_) => return Err(Skip::UnsupportedLinktype),
     };
     let mut ctx = Ctx {
@@ -303,10 +307,17 @@ fn inner<'a>(
     ctx: &mut Ctx,
 ) -> Result<Option<LaxSlicedPacket<'a>>, Skip> {
     let Some(net) = &p.net else {
-        // Not IP at the link layer: MPLS is the one encapsulation that lives here.
+        // Not IP at the link layer: MPLS and PPPoE live here.
         return match p.ether_payload() {
             Some(e) if matches!(e.ether_type.0, 0x8847 | 0x8848) => {
                 mpls(e.payload, data, ip_at, ctx).map(Some)
+            }
+            Some(e) if e.ether_type.0 == 0x8864 => {
+                // PPPoE session (RFC 2516): ver/type, code, session id, length, then PPP.
+                let session = u32::from(be16(e.payload, 2).ok_or(Skip::Malformed)?);
+                ctx.enter(TunnelKind::Pppoe, None, session);
+                let rest = tail(data, e.payload.get(6..).ok_or(Skip::Malformed)?, ip_at);
+                ppp(rest).map(Some)
             }
             _ => Ok(None),
         };
@@ -752,7 +763,7 @@ mod tests {
             LinkType::Null,
             LinkType::Raw,
             LinkType::Ipv6,
-            LinkType::Unknown(9),
+            LinkType::Unknown(147),
         ];
         for lt in all {
             for n in 0..=f.len() {
@@ -850,7 +861,7 @@ mod tests {
     #[test]
     fn unsupported_and_non_ip() {
         assert_eq!(
-            decode(LinkType::Unknown(9), &[0x45; 60]),
+            decode(LinkType::Unknown(147), &[0x45; 60]),
             Err(Skip::UnsupportedLinktype)
         );
         let mut arp = vec![0xffu8; 12];

@@ -190,7 +190,7 @@ impl AppState {
             && self
                 .hostname
                 .as_ref()
-                .is_none_or(|h| h.source == NameSource::Dns)
+                .map_or(true, |h| h.source == NameSource::Dns)
     }
 
     /// A name the DNS cache gave for the outside address (kept unless the flow names itself).
@@ -210,7 +210,7 @@ impl AppState {
         if self
             .hostname
             .as_ref()
-            .is_none_or(|h| h.source == NameSource::Dns)
+            .map_or(true, |h| h.source == NameSource::Dns)
         {
             self.hostname = Some(Hostname {
                 name: Arc::from(name),
@@ -281,6 +281,19 @@ impl AppState {
 
     fn first_client_payload(&mut self, p: &Packet<'_>) {
         if p.udp {
+            if let Some((v, sni)) = quic::gquic_hello(p.data) {
+                self.proto = Some(AppProto::Quic);
+                self.quic_version(v);
+                if let Some(s) = sni {
+                    self.name_from(&s, NameSource::Quic);
+                    self.quic.get_or_insert_with(QuicInfo::default).sni = Some(s);
+                }
+                return self.done();
+            }
+            if http::looks_like_request(p.data) {
+                // HTTP over UDP (SSDP and the like): one datagram, one head.
+                return self.http_head(p.data, true);
+            }
             if quic::is_long_header(p.data) {
                 self.proto = Some(AppProto::Quic);
                 self.phase = Phase::Inspecting;
@@ -360,37 +373,50 @@ impl AppState {
                 _ => self.done(),
             }
         } else {
-            let (req, complete) = match http::request(buf) {
-                http::Head::Complete(r) => (Some(r), true),
-                http::Head::Partial(r) => (Some(r), full),
-                http::Head::Invalid => (None, true),
-            };
-            if complete {
-                if let Some(r) = req {
-                    if let Some(h) = &r.host {
-                        self.name_from(h, NameSource::Http);
-                    }
-                    let old = self.http.take();
-                    self.http = Some(HttpInfo {
-                        method: r.method,
-                        host: r.host,
-                        path: r.path,
-                        content_type: r.content_type,
-                        status: old.as_ref().and_then(|o| o.status),
-                        response_content_type: old.and_then(|o| o.response_content_type),
-                        requests: 1,
-                    });
-                }
-                self.done();
-            }
+            // (Copied out: the head parser borrows the stream, which `http_head` may drop.)
+            let buf = buf.to_vec();
+            self.http_head(&buf, full);
         }
+    }
+
+    /// Records the request head at the start of `buf` once it is complete (or `last`: no more
+    /// bytes will come), and ends inspection.
+    fn http_head(&mut self, buf: &[u8], last: bool) {
+        let (req, complete) = match http::request(buf) {
+            http::Head::Complete(r) => (Some(r), true),
+            http::Head::Partial(r) => (Some(r), last),
+            http::Head::Invalid => (None, true),
+        };
+        if !complete {
+            return;
+        }
+        self.proto = Some(AppProto::Http);
+        if let Some(r) = req {
+            if let Some(h) = &r.host {
+                self.name_from(h, NameSource::Http);
+            }
+            let old = self.http.take();
+            self.http = Some(HttpInfo {
+                method: r.method,
+                host: r.host,
+                path: r.path,
+                content_type: r.content_type,
+                status: old.as_ref().and_then(|o| o.status),
+                response_content_type: old.and_then(|o| o.response_content_type),
+                requests: 1,
+            });
+        }
+        self.done();
     }
 
     fn quic_versions(&mut self, data: &[u8]) {
         if data.len() < 5 || data[0] & 0x80 == 0 {
             return;
         }
-        let v = u32::from_be_bytes([data[1], data[2], data[3], data[4]]);
+        self.quic_version(u32::from_be_bytes([data[1], data[2], data[3], data[4]]));
+    }
+
+    fn quic_version(&mut self, v: u32) {
         let q = self.quic.get_or_insert_with(QuicInfo::default);
         let name = quic::version_name(v);
         if q.versions.len() < MAX_QUIC_VERSIONS && !q.versions.contains(&name) {
@@ -444,7 +470,7 @@ impl AppState {
             }
             return;
         }
-        let first_response = self.http.as_ref().is_none_or(|h| h.status.is_none());
+        let first_response = self.http.as_ref().map_or(true, |h| h.status.is_none());
         let http_flow = matches!(self.proto, None | Some(AppProto::Http));
         if http_flow && first_response && http::looks_like_response(p.data) {
             let r = match http::response(p.data) {

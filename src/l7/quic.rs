@@ -262,8 +262,8 @@ pub fn client_initials(payload: &[u8], dcid_hint: Option<&[u8]>) -> Option<Initi
 
 /// Cheap: is this UDP payload a QUIC long header (first bit set, fixed bit set) with a
 /// plausible version? Version Negotiation (version 0) is accepted whatever its fixed bit
-/// (RFC 9000 §17.2.1 leaves it unused). Plausible: a version [`initial_salt`] knows, any IETF
-/// draft (0xff0000xx), mvfst (0xfaceb0xx), a greased version (0x?a?a?a?a), the provisional v2
+/// (RFC 9000 §17.2.1 leaves it unused). Plausible: a version [`initial_salt`] knows, an IETF
+/// draft up to 34 (0xff000000..=0xff000022), mvfst (0xfaceb0xx), a greased version (0x?a?a?a?a), the provisional v2
 /// code point 0x709a50c4, or a Google QUIC version ("Q046", "T051", ...). For all but Google
 /// Q0xx (whose header differs) the DCID length must be at most 20 and fit in the payload.
 pub fn is_long_header(payload: &[u8]) -> bool {
@@ -279,7 +279,7 @@ pub fn is_long_header(payload: &[u8]) -> bool {
     }
     let plausible = version == 0
         || profile(version).is_some()
-        || version >> 8 == 0x00ff_0000
+        || (0xff00_0000..=0xff00_0022).contains(&version)
         || version >> 8 == 0x00fa_ceb0
         || version & 0x0f0f_0f0f == 0x0a0a_0a0a
         || version == 0x709a_50c4
@@ -292,6 +292,57 @@ pub fn is_long_header(payload: &[u8]) -> bool {
     }
     let dcil = usize::from(dcil);
     dcil <= MAX_CID_LEN && payload.len() > 6 + dcil
+}
+
+/// Google QUIC before TLS (Q0xx up to Q046): the version and the SNI of a client hello ("CHLO"
+/// handshake message, sent in the clear with a NULL-encryption hash) in one client datagram,
+/// under the gQUIC public header (Q043 and older) or the long header (Q046). `None` when the
+/// datagram is not such a packet; the SNI is `None` when the datagram holds no CHLO with one.
+pub fn gquic_hello(payload: &[u8]) -> Option<(u32, Option<String>)> {
+    let first = *payload.first()?;
+    let at = if first & 0x80 != 0 {
+        1 // long header (Q046): version right after the first byte
+    } else if first & 0x01 != 0 {
+        // Public header with the version flag: connection id of 8 bytes when flagged.
+        1 + if first & 0x08 != 0 { 8 } else { 0 }
+    } else {
+        return None;
+    };
+    let v = payload.get(at..at + 4)?;
+    let version = u32::from_be_bytes([v[0], v[1], v[2], v[3]]);
+    if gquic_kind(version) != Some(b'Q') {
+        return None;
+    }
+    Some((version, chlo_sni(payload)))
+}
+
+/// The SNI tag of the first CHLO message in `buf` (tag table: count u16 LE, 2 bytes padding,
+/// then (tag, end offset u32 LE) pairs, then the values).
+fn chlo_sni(buf: &[u8]) -> Option<String> {
+    let start = buf.windows(4).take(256).position(|w| w == b"CHLO")?;
+    let msg = buf.get(start + 4..)?;
+    let n = usize::from(u16::from_le_bytes([*msg.first()?, *msg.get(1)?]));
+    if n > 64 {
+        return None;
+    }
+    let values = msg.get(4 + 8 * n..)?;
+    let mut prev = 0usize;
+    for i in 0..n {
+        let e = msg.get(4 + 8 * i..4 + 8 * i + 8)?;
+        let end = u32::from_le_bytes([e[4], e[5], e[6], e[7]]) as usize;
+        if end < prev {
+            return None;
+        }
+        if &e[..4] == b"SNI\0" {
+            let v = values.get(prev..end)?;
+            if v.is_empty() || v.len() > 255 {
+                return None;
+            }
+            return Some(String::from_utf8_lossy(v).to_ascii_lowercase());
+        }
+        prev = end;
+    }
+    None
 }
 
 /// A short name of a QUIC version: "v1", "v2", "draft-29", "mvfst-draft-22",
@@ -827,6 +878,45 @@ mod tests {
     }
 
     // ---- RFC vectors. ----
+
+    #[test]
+    fn gquic_chlo_sni_under_both_headers() {
+        // A CHLO with tags PAD, SNI, VER (values "xx", "www.example.org", "Q043").
+        let mut chlo = b"CHLO".to_vec();
+        chlo.extend_from_slice(&[3, 0, 0, 0]);
+        for (tag, end) in [(b"PAD\0", 2u32), (b"SNI\0", 17), (b"VER\0", 21)] {
+            chlo.extend_from_slice(tag);
+            chlo.extend_from_slice(&end.to_le_bytes());
+        }
+        chlo.extend_from_slice(b"xxwww.example.orgQ043");
+        // Q043 public header: flags 0x09 (version, 8-byte cid), cid, version, pn, hash.
+        let mut old = vec![0x09, 1, 2, 3, 4, 5, 6, 7, 8];
+        old.extend_from_slice(b"Q043");
+        old.extend_from_slice(&[1]);
+        old.extend_from_slice(&[0; 12]);
+        old.extend_from_slice(&chlo);
+        let (v, sni) = gquic_hello(&old).unwrap();
+        assert_eq!(version_name(v), "Q043");
+        assert_eq!(sni.as_deref(), Some("www.example.org"));
+        // Q046 long header.
+        let mut new = vec![0xc3];
+        new.extend_from_slice(b"Q046");
+        new.extend_from_slice(&[0x50, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 1]);
+        new.extend_from_slice(&chlo);
+        assert_eq!(
+            gquic_hello(&new).unwrap().1.as_deref(),
+            Some("www.example.org")
+        );
+        // Not gQUIC, and damaged tables.
+        assert!(gquic_hello(&[0x40, 1, 2, 3, 4, 5]).is_none());
+        for n in 0..old.len() {
+            let _ = gquic_hello(&old[..n]);
+        }
+        let mut bad = old.clone();
+        let at = old.len() - chlo.len() + 4;
+        bad[at] = 0xff;
+        assert_eq!(gquic_hello(&bad).unwrap().1, None);
+    }
 
     #[test]
     fn rfc9001_a1_client_keys() {

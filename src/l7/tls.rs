@@ -100,7 +100,7 @@ pub fn from_handshake(hs: &[u8], quic: bool) -> Parse<ClientHello> {
 pub fn looks_like_tls(first: &[u8]) -> bool {
     !first.is_empty()
         && record_prefix_ok(first)
-        && first.get(5).is_none_or(|&t| t == HS_CLIENT_HELLO)
+        && first.get(5).map_or(true, |&t| t == HS_CLIENT_HELLO)
 }
 
 /// Human name of a TLS version: 0x0304 -> "TLSv1.3", ..., 0x0300 -> "SSLv3",
@@ -146,12 +146,12 @@ impl<'a> Reader<'a> {
 /// Whether `p` (of any length) could start a handshake record.
 fn record_prefix_ok(p: &[u8]) -> bool {
     let at = |i: usize| p.get(i).copied();
-    at(0).is_none_or(|t| t == CT_HANDSHAKE)
-        && at(1).is_none_or(|major| major == 3)
-        && at(2).is_none_or(|minor| minor <= 4)
+    at(0).map_or(true, |t| t == CT_HANDSHAKE)
+        && at(1).map_or(true, |major| major == 3)
+        && at(2).map_or(true, |minor| minor <= 4)
         && Reader(p.get(3..).unwrap_or_default())
             .u16()
-            .is_none_or(|len| (1..=MAX_RECORD).contains(&len))
+            .map_or(true, |len| (1..=MAX_RECORD).contains(&len))
 }
 
 /// Checks the first bytes of a handshake message; `Done(total)` is the
