@@ -72,11 +72,10 @@ pub struct Endpoints {
     /// The encapsulation the flow travels in.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tunnel: Option<TunnelField>,
-    /// Application protocol recognised (dns, tls, quic, http).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Application protocol recognised (dns, tls, quic, http); null when none was.
     pub app_proto: Option<&'static str>,
-    /// The outside endpoint's name and where it came from (sni, quic, http, dns).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The outside endpoint's name and where it came from (sni, quic, http, dns); null when
+    /// unknown.
     pub hostname: Option<crate::l7::Hostname>,
 }
 

@@ -326,9 +326,19 @@ pub fn run(cli: Cli) -> Result<i32> {
                     .collect::<Vec<_>>()
                     .join(", ")
             );
+            println!(
+                "  app: alerts wait up to {} ms for a hostname; DNS cache {} addresses, TTL {}-{} s",
+                cfg.app.name_wait.as_millis(),
+                cfg.app.names.max_entries,
+                cfg.app.names.min_ttl.as_secs(),
+                cfg.app.names.max_ttl.as_secs()
+            );
             for t in &cfg.policy.tenants {
+                let pats = |v: &[crate::policy::HostPattern]| {
+                    v.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
+                };
                 println!(
-                    "  tenant {}: networks {}; allow {} ({} countries); detect [{}]; declared {}",
+                    "  tenant {}: networks {}; allow {} ({} countries); allow_hosts [{}]; deny_hosts [{}]; detect [{}]; declared {}",
                     t.id,
                     t.networks
                         .iter()
@@ -337,6 +347,8 @@ pub fn run(cli: Cli) -> Result<i32> {
                         .join(", "),
                     t.allow_names.join(", "),
                     t.allow.len(),
+                    pats(&t.allow_hosts),
+                    pats(&t.deny_hosts),
                     t.detect
                         .iter()
                         .map(|d| d.name())

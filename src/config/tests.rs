@@ -277,3 +277,47 @@ fn sidecar_sections_refuse_bad_values_naming_the_key() {
         &["alert.sink[0].retry_max_secs", "shorter"],
     );
 }
+
+#[test]
+fn app_section_and_host_patterns_compile_and_refuse_bad_values_naming_the_key() {
+    let tenant_with = |extra: &str| {
+        format!(
+            "[site]\ninside = [\"10.0.0.0/8\"]\n[[tenant]]\nid = \"acme-eu\"\nnetworks = [\"10.1.0.0/16\"]\nallow = [\"EEA\"]\n{extra}\npersonal_data = {{ detect = [\"email\"] }}\n"
+        )
+    };
+    let cfg = compile_text(&format!(
+        "{}\n[app]\nname_wait_ms = 0\ndns_cache_entries = 10\ndns_min_ttl_secs = 5\ndns_max_ttl_secs = 3600\n",
+        tenant_with("allow_hosts = [\"*.EU-SaaS.example\"]\ndeny_hosts = [\"tracker.example\"]")
+    ))
+    .expect("compiles");
+    assert_eq!(cfg.app.name_wait, Duration::ZERO);
+    assert_eq!(cfg.app.names.max_entries, 10);
+    assert_eq!(cfg.app.names.min_ttl, Duration::from_secs(5));
+    let t = &cfg.policy.tenants[0];
+    assert!(t.allow_hosts[0].matches("api.eu-saas.example"));
+    assert!(t.deny_hosts[0].matches("tracker.example"));
+    assert_eq!(
+        compile_text(BASE).expect("defaults").app,
+        AppConfig::default()
+    );
+    check_err(
+        &tenant_with("deny_hosts = [\"ok.example\", \"a.*.example\"]"),
+        &["tenant[0].deny_hosts[1]", "a.*.example", "wildcard"],
+    );
+    check_err(
+        &tenant_with("allow_hosts = [\"\"]"),
+        &["tenant[0].allow_hosts[0]", "empty"],
+    );
+    check_err(
+        &format!("{BASE}\n[app]\nname_wait_ms = 60000\n"),
+        &["app.name_wait_ms", "10000"],
+    );
+    check_err(
+        &format!("{BASE}\n[app]\ndns_min_ttl_secs = 600\ndns_max_ttl_secs = 60\n"),
+        &["app.dns_min_ttl_secs", "dns_max_ttl_secs"],
+    );
+    check_err(
+        &format!("{BASE}\n[app]\ndns_ttl = 5\n"),
+        &["unknown field", "dns_ttl"],
+    );
+}

@@ -809,6 +809,70 @@ mod tests {
         }
     }
 
+    /// Every encapsulation the generator makes decodes to the inner packet, and every byte of
+    /// its headers mutated never panics.
+    #[test]
+    fn encapsulations_decode_and_survive_mutation() {
+        use crate::fixture::{encapsulate, frame_ether, ip_tcp, Encap, Flags, Link};
+        let ip = ip_tcp(
+            "10.1.2.3:40000".parse().expect("addr"),
+            "198.51.100.20:443".parse().expect("addr"),
+            Flags::PSH_ACK,
+            1,
+            1,
+            b"hello",
+        );
+        let all = [
+            (Encap::Mpls { label: 100 }, TunnelKind::Mpls, 100),
+            (Encap::MplsEthernet { label: 101 }, TunnelKind::Mpls, 101),
+            (Encap::Gre { key: Some(7) }, TunnelKind::Gre, 7),
+            (Encap::Gre { key: None }, TunnelKind::Gre, 0),
+            (Encap::GreEthernet, TunnelKind::Gre, 0),
+            (Encap::Erspan2 { session: 5 }, TunnelKind::Erspan, 5),
+            (Encap::Erspan3 { session: 6 }, TunnelKind::Erspan, 6),
+            (Encap::Vxlan { vni: 4242 }, TunnelKind::Vxlan, 4242),
+            (Encap::Geneve { vni: 77 }, TunnelKind::Geneve, 77),
+            (Encap::IpInIpv4, TunnelKind::IpInIp, 0),
+        ];
+        for (e, kind, id) in all {
+            let (et, b) = encapsulate(e, true, &ip);
+            let f = frame_ether(Link::Ethernet, &[(0x8100, 9)], true, et, &b);
+            let m = decode(LinkType::Ethernet, &f).expect("decodes");
+            assert_eq!(m.payload, b"hello", "{e:?}");
+            assert_eq!(m.dst_port, 443, "{e:?}");
+            assert_eq!(m.vlan[0], 9, "{e:?}");
+            let t = m.tunnel.expect("tunnel");
+            assert_eq!((t.kind, t.id, t.depth), (kind, id, 1), "{e:?}");
+            let mut g = f.clone();
+            for i in 0..g.len().min(120) {
+                let orig = g[i];
+                for v in [0x00, 0xff, orig ^ 0x80, orig.wrapping_add(1)] {
+                    g[i] = v;
+                    let _ = decode(LinkType::Ethernet, &g);
+                    let _ = fragment(LinkType::Ethernet, &g);
+                    let _ = decode_reassembled(LinkType::Ethernet, &g, i);
+                }
+                g[i] = orig;
+            }
+        }
+        // Nested: VXLAN inside GRE inside MPLS... up to the limit, then malformed.
+        let mut inner = ip.clone();
+        let mut et = 0x0800;
+        for _ in 0..MAX_ENCAPS {
+            let (t, b) = encapsulate(Encap::Gre { key: None }, true, &inner);
+            et = t;
+            inner = b;
+        }
+        let f = frame_ether(Link::Ethernet, &[], true, et, &inner);
+        assert_eq!(
+            decode(LinkType::Ethernet, &f).map(|m| m.tunnel.map(|t| t.depth)),
+            Ok(Some(4))
+        );
+        let (t, b) = encapsulate(Encap::Gre { key: None }, true, &inner);
+        let f = frame_ether(Link::Ethernet, &[], true, t, &b);
+        assert_eq!(decode(LinkType::Ethernet, &f), Err(Skip::Malformed));
+    }
+
     #[test]
     fn ipv4_total_length_zero_falls_back_to_captured_length() {
         let mut f = frames::tcp_v4_eth([0; 2], 0, b"hello");

@@ -372,3 +372,154 @@ fn ipv4_checksum(header_and_rest: &[u8]) -> u16 {
     }
     !(sum as u16)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::decode::{decode_frame, fragment};
+    use crate::fixture::{fragments, frame, ip_udp, Link};
+
+    fn ms(n: u64) -> Timestamp {
+        Timestamp(n * 1_000_000)
+    }
+
+    /// Ethernet frames of a UDP datagram (`len` payload bytes, IPv4 or IPv6, identification
+    /// `id`) cut at `cuts`.
+    fn frames(v6: bool, len: usize, cuts: &[usize], id: u32) -> Vec<Frame> {
+        let (s, d) = if v6 {
+            ("[2001:db8::1]:4000", "[2001:db8::2]:53")
+        } else {
+            ("192.0.2.1:4000", "198.51.100.2:53")
+        };
+        let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        let ip = ip_udp(s.parse().unwrap(), d.parse().unwrap(), &data);
+        fragments(&ip, cuts, id)
+            .into_iter()
+            .map(|f| Frame {
+                ts: ms(0),
+                linktype: crate::capture::LinkType::Ethernet,
+                wire_len: 0,
+                data: frame(Link::Ethernet, &[(0x8100, 7)], true, &f),
+                reassembled_at: None,
+            })
+            .collect()
+    }
+
+    fn push(d: &mut Defrag, f: &Frame, t: u64) -> Option<Frame> {
+        let frag = fragment(f.linktype, &f.data).expect("a fragment");
+        d.push(f, &frag, ms(t))
+    }
+
+    #[test]
+    fn reassembled_datagram_decodes_with_its_vlan_and_full_payload() {
+        for v6 in [false, true] {
+            let fs = frames(v6, 300, &[0, 104, 208], 9);
+            let mut d = Defrag::new(DefragConfig::default());
+            assert!(push(&mut d, &fs[2], 1).is_none());
+            assert!(push(&mut d, &fs[0], 2).is_none());
+            let whole = push(&mut d, &fs[1], 3).expect("complete");
+            let m = decode_frame(&whole).expect("decodes");
+            assert_eq!(m.vlan[0], 7);
+            assert_eq!(m.dst_port, 53);
+            assert_eq!(m.payload.len(), 300);
+            assert!(m
+                .payload
+                .iter()
+                .enumerate()
+                .all(|(i, b)| *b == (i % 251) as u8));
+            assert_eq!(whole.ts, ms(3));
+            assert_eq!(d.stats().reassembled, 1);
+            assert!(d.is_empty());
+            assert_eq!(d.bytes, 0);
+        }
+    }
+
+    #[test]
+    fn timeouts_evictions_and_limits_are_counted() {
+        let cfg = DefragConfig {
+            max_datagrams: 2,
+            max_bytes: 1_000,
+            timeout: Duration::from_millis(100),
+        };
+        let mut d = Defrag::new(cfg);
+        // Three datagrams in progress: the oldest is evicted.
+        for id in 1..=3 {
+            let fs = frames(false, 200, &[0, 104], id);
+            assert!(push(&mut d, &fs[0], 10).is_none());
+        }
+        assert_eq!((d.len(), d.stats().evicted), (2, 1));
+        // Time passes: both time out when the next fragment arrives.
+        let fs = frames(false, 200, &[0, 104], 4);
+        assert!(push(&mut d, &fs[0], 200).is_none());
+        assert_eq!(d.stats().timeout, 2);
+        // A datagram larger than the byte budget alone is dropped.
+        let big = frames(false, 1_600, &[0, 800], 5);
+        assert!(push(&mut d, &big[1], 201).is_none());
+        assert_eq!(
+            d.stats().evicted,
+            2 + 1,
+            "the one in progress made room, then itself"
+        );
+        // End of input: what is left counts as timed out.
+        let fs = frames(false, 200, &[0, 104], 6);
+        assert!(push(&mut d, &fs[0], 202).is_none());
+        d.finish();
+        assert!(d.is_empty());
+        assert_eq!(d.stats().timeout, 3);
+    }
+
+    #[test]
+    fn invalid_and_oversized_fragments_are_refused() {
+        let mut d = Defrag::new(DefragConfig::default());
+        // A non-last fragment whose length is not a multiple of 8.
+        let mut fs = frames(false, 200, &[0, 104], 1);
+        let f = &mut fs[0];
+        let ip = 18; // Ethernet + VLAN
+        let total = u16::from_be_bytes([f.data[ip + 2], f.data[ip + 3]]) - 3;
+        f.data[ip + 2..ip + 4].copy_from_slice(&total.to_be_bytes());
+        f.data.truncate(ip + usize::from(total));
+        assert!(push(&mut d, f, 1).is_none());
+        assert_eq!(d.stats().invalid, 1);
+        // Two last fragments that disagree on the end.
+        let a = frames(false, 200, &[0, 104], 2);
+        let b = frames(false, 296, &[0, 104], 2);
+        assert!(push(&mut d, &a[1], 2).is_none());
+        assert!(push(&mut d, &b[1], 3).is_none());
+        assert_eq!(d.stats().invalid, 2);
+        // Offset 65528 + data: past the IP maximum.
+        let mut fs = frames(false, 200, &[0, 104], 3);
+        let f = &mut fs[1];
+        f.data[ip + 6..ip + 8].copy_from_slice(&0x1fffu16.to_be_bytes());
+        assert!(push(&mut d, f, 4).is_none());
+        assert_eq!(d.stats().too_big, 1);
+        assert!(d.is_empty());
+    }
+
+    /// Mutated fragment frames never panic the reassembly, and memory stays within bounds.
+    #[test]
+    fn mutated_fragments_never_panic() {
+        let cfg = DefragConfig {
+            max_datagrams: 8,
+            max_bytes: 4_096,
+            timeout: Duration::from_millis(50),
+        };
+        let mut d = Defrag::new(cfg);
+        let mut x: u32 = 99;
+        for round in 0..3_000u64 {
+            let v6 = round % 2 == 0;
+            let fs = frames(v6, 240, &[0, 96, 200], (round % 5) as u32);
+            let mut f = fs[(round % 3) as usize].clone();
+            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let i = (x as usize >> 8) % f.data.len();
+            f.data[i] = (x >> 24) as u8;
+            if let Some(frag) = fragment(f.linktype, &f.data) {
+                if let Some(w) = d.push(&f, &frag, ms(round)) {
+                    let _ = decode_frame(&w);
+                }
+            }
+            assert!(d.bytes <= 4_096 && d.len() <= 8);
+        }
+    }
+}
