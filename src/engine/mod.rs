@@ -4,7 +4,8 @@
 //! deterministic: `now` is the frame's timestamp and the only inputs are the frame bytes and the
 //! shared read-only [`Runtime`]. No I/O, no threads, no clock.
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +19,7 @@ use crate::config::{Config, Site};
 use crate::decode::{decode_frame, Tunnel};
 use crate::flow::{Dir, Ended, Flow, FlowConfig, FlowKey, FlowTable};
 use crate::geo::{Answer, Country, Geo, GeoDb};
-use crate::l7::names::{NameCache, NameConfig};
+use crate::l7::names::{Learned, NameCache, NameConfig};
 use crate::l7::{self, AppState};
 use crate::metrics::Stats;
 use crate::path::{transit_verdict, PathDb, Transit, TransitFacts};
@@ -101,8 +102,10 @@ pub struct FlowData {
     pub app: AppState,
     /// The encapsulation of the flow's first packet.
     pub tunnel: Option<Tunnel>,
-    /// Since when an alert of this flow waits for its hostname (`[app] name_wait_ms`).
+    /// Since when an alert of this flow waits for its hostname (`[app] name_wait_ms`), and
+    /// until when.
     pub held_since: Option<Timestamp>,
+    pub hold_until: Timestamp,
     /// The wait is over (one per flow).
     pub hold_done: bool,
 }
@@ -127,11 +130,12 @@ pub struct Engine {
     /// Geo hits, misses and scanned bytes of the cache and scanner replaced by reloads
     /// (counters never go back).
     counted: (u64, u64, u64),
-    /// Address -> name cache filled from DNS answers by the capture thread.
-    names: Option<Arc<NameCache>>,
-    /// Flows whose alert waits for a name: (deadline, key, flow id), in deadline order (one
-    /// wait per flow, all of the same length).
-    held: VecDeque<(Timestamp, FlowKey, u64)>,
+    /// Address -> name cache, fed the DNS answers the capture thread parsed
+    /// ([`Engine::learn_name`]), in capture order.
+    names: NameCache,
+    /// Flows whose alert waits for a name: min-heap of (deadline, flow id, key); one entry per
+    /// wait, at most one wait per flow.
+    held: BinaryHeap<Reverse<(Timestamp, u64, FlowKey)>>,
 }
 
 impl Engine {
@@ -143,6 +147,7 @@ impl Engine {
     pub fn shard(rt: Arc<Runtime>, shards: usize) -> Engine {
         let geo = Geo::new(rt.geo.clone(), rt.geo_cache_size);
         let scanner = Scanner::new(rt.hasher.clone());
+        let rt_names = rt.names;
         let table = FlowTable::new(FlowConfig {
             max_flows: rt.flow.max_flows.div_ceil(shards.max(1)),
             ..rt.flow.clone()
@@ -156,15 +161,15 @@ impl Engine {
             ended: Vec::new(),
             egress: HashMap::new(),
             counted: (0, 0, 0),
-            names: None,
-            held: VecDeque::new(),
+            names: NameCache::new(rt_names),
+            held: BinaryHeap::new(),
         }
     }
 
-    /// Names flows from this DNS cache (shared with the capture thread that fills it).
-    pub fn with_names(mut self, names: Arc<NameCache>) -> Engine {
-        self.names = Some(names);
-        self
+    /// Learns a DNS answer (flows starting later to its address get its name). The cache is
+    /// kept across reloads; its size is fixed at start.
+    pub fn learn_name(&mut self, l: &Learned) {
+        self.names.learn(l);
     }
 
     /// Switches to a new runtime (config reload). Flows in progress are kept with their
@@ -211,16 +216,16 @@ impl Engine {
 
     /// Alerts whose wait for a name ended by `now` are decided (at their deadline's time).
     fn release_held(&mut self, now: Timestamp, out: &mut Vec<Event>) {
-        while let Some(&(deadline, key, id)) = self.held.front() {
+        while let Some(Reverse((deadline, id, key))) = self.held.peek().copied() {
             if deadline > now {
                 break;
             }
-            self.held.pop_front();
+            self.held.pop();
             let Some(flow) = self.table.get_mut(&key) else {
                 continue;
             };
-            if flow.id != id || flow.data.held_since.is_none() {
-                continue;
+            if flow.id != id || flow.data.held_since.is_none() || flow.data.hold_until != deadline {
+                continue; // ended, replaced, or already decided
             }
             if let Some(t) = flow.data.tenant {
                 let mut cx = EvalCx {
@@ -254,6 +259,9 @@ impl Engine {
         self.stats.geo_hits = self.counted.0 + self.geo.hits;
         self.stats.geo_misses = self.counted.1 + self.geo.misses;
         self.stats.pii_scanned_bytes = self.counted.2 + self.scanner.bytes_scanned;
+        let n = self.names.stats();
+        self.stats.names.evicted = n.evicted;
+        self.stats.names.entries = n.entries;
         &self.stats
     }
 
@@ -286,15 +294,13 @@ impl Engine {
         if upd.created {
             classify(rt, &mut self.geo, flow);
             flow.data.tunnel = meta.tunnel;
-            if let Some(names) = &self.names {
-                let (_, outside, _) = orient(flow);
-                match names.lookup(outside.0, now) {
-                    Some(n) => {
-                        self.stats.names_hits += 1;
-                        flow.data.app.set_dns_name(n);
-                    }
-                    None => self.stats.names_misses += 1,
+            let (_, outside, _) = orient(flow);
+            match self.names.lookup(outside.0, now) {
+                Some(n) => {
+                    self.stats.names_hits += 1;
+                    flow.data.app.set_dns_name(n);
                 }
+                None => self.stats.names_misses += 1,
             }
         }
         flow.data.app.observe(&l7::Packet {
@@ -391,7 +397,7 @@ impl Engine {
 struct EvalCx<'a> {
     stats: &'a mut Stats,
     out: &'a mut Vec<Event>,
-    held: &'a mut VecDeque<(Timestamp, FlowKey, u64)>,
+    held: &'a mut BinaryHeap<Reverse<(Timestamp, u64, FlowKey)>>,
 }
 
 /// Raises the flow's alert if it carries personal data its tenant may not send where it goes,
@@ -436,9 +442,32 @@ fn evaluate(
             }
         }
     }
+    // A wait for the flow's name ends when the name came, the flow ended or the deadline passed
+    // (whatever the verdict is by then: the name may have cleared it).
+    if let Some(since) = flow.data.held_since {
+        let outcome = if !flow.data.app.name_pending() {
+            "named"
+        } else if flow_over {
+            "flow_end"
+        } else if now >= flow.data.hold_until {
+            "deadline"
+        } else {
+            return;
+        };
+        flow.data.held_since = None;
+        flow.data.hold_done = true;
+        *cx.stats.alert_holds.entry(outcome).or_insert(0) += 1;
+        cx.stats.alert_hold_us += now.saturating_since(since).as_micros() as u64;
+    }
     let country = flow.data.dest.and_then(|a| a.country);
     let host = flow.data.app.hostname.as_ref().map(|h| h.name.clone());
-    let verdict = rt.policy.decide(t, country, host.as_deref());
+    let from_dns = flow
+        .data
+        .app
+        .hostname
+        .as_ref()
+        .is_some_and(|h| h.source == l7::NameSource::Dns);
+    let verdict = rt.policy.decide(t, country, host.as_deref(), from_dns);
     let transit = flow
         .data
         .transit
@@ -449,36 +478,16 @@ fn evaluate(
     if !new {
         return;
     }
-    if !flow.data.hold_done {
-        let pending = flow.data.app.name_pending() && !rt.name_wait.is_zero();
-        match flow.data.held_since {
-            None if pending && !flow_over => {
-                flow.data.held_since = Some(now);
-                cx.held
-                    .push_back((now.saturating_add(rt.name_wait), flow.key, flow.id));
-                return;
-            }
-            None => flow.data.hold_done = true,
-            Some(since) => {
-                let waited = now.saturating_since(since);
-                let outcome = if !pending {
-                    "named"
-                } else if flow_over {
-                    "flow_end"
-                } else if waited >= rt.name_wait {
-                    "deadline"
-                } else {
-                    return;
-                };
-                flow.data.held_since = None;
-                flow.data.hold_done = true;
-                *cx.stats.alert_holds.entry(outcome).or_insert(0) += 1;
-                cx.stats.alert_hold_us += waited.as_micros() as u64;
-                // The name may have changed the verdict (allow_hosts, deny_hosts).
-                return evaluate(rt, flow, t, now, cx, flow_over);
-            }
-        }
+    let pending = flow.data.app.name_pending();
+    if !flow.data.hold_done && pending && !flow_over && !rt.name_wait.is_zero() {
+        // Wait for the name (once per flow; the deadline is fixed now, reloads do not move it).
+        let until = now.saturating_add(rt.name_wait);
+        flow.data.held_since = Some(now);
+        flow.data.hold_until = until;
+        cx.held.push(Reverse((until, flow.id, flow.key)));
+        return;
     }
+    flow.data.hold_done = true;
     if let Some(kind) = verdict {
         raise(rt, flow, t, kind, now, cx.stats, cx.out);
     }

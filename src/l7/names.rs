@@ -1,17 +1,15 @@
 //! Names: the bounded, TTL-aware cache from addresses in DNS answers to the names asked. The
-//! capture thread is its only writer ([`NameCache::learn`], in capture order, before it hands
-//! any later frame to a worker); workers read it when a flow starts. Lookups are evaluated at
-//! the flow's own time (an entry counts only if it was learned at or before `now` and had not
-//! expired), so a worker that runs behind the capture thread sees what a single-threaded
-//! pipeline would have seen. Owns no sockets and no clock; the lock is its only
-//! synchronisation.
+//! capture thread parses the answers ([`Learned`]) and hands them to every worker inside its
+//! frame batches, at their place in capture order; each worker keeps its own identical copy and
+//! reads it when a flow starts, so every worker count sees exactly what one thread would. Owns
+//! no sockets, no clock and no locks.
 //!
 //! TTLs are clamped to [`NameConfig::min_ttl`, `max_ttl`]: answers with TTL 0-30 s are common
 //! (CDNs) while the connection they lead to starts right after, and long TTLs outlive renumbering.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::time::Timestamp;
@@ -44,16 +42,17 @@ struct Entry {
     expires: Timestamp,
 }
 
-#[derive(Debug, Default)]
-struct Inner {
-    map: HashMap<IpAddr, Vec<Entry>>,
-    /// Addresses in the order they were first learned (eviction order).
-    order: VecDeque<IpAddr>,
-    learned: u64,
-    evicted: u64,
+/// One A/AAAA answer: `name` (the name asked) resolved to `addr` for `ttl` seconds at `ts`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Learned {
+    pub addr: IpAddr,
+    pub name: Arc<str>,
+    pub ttl: u32,
+    pub ts: Timestamp,
 }
 
-/// Counters of the cache (capture thread side).
+/// Counters of the cache. `learned` is counted where answers are parsed (the capture
+/// thread); `evicted` and `entries` by each worker's copy (identical copies: merged by max).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct NameStats {
     pub learned: u64,
@@ -64,28 +63,31 @@ pub struct NameStats {
 #[derive(Debug, Default)]
 pub struct NameCache {
     cfg: NameConfig,
-    inner: RwLock<Inner>,
+    map: HashMap<IpAddr, Vec<Entry>>,
+    /// Addresses in the order they were first learned (eviction order).
+    order: VecDeque<IpAddr>,
+    learned: u64,
+    evicted: u64,
 }
 
 impl NameCache {
     pub fn new(cfg: NameConfig) -> NameCache {
         NameCache {
             cfg,
-            inner: RwLock::default(),
+            ..NameCache::default()
         }
     }
 
-    /// Records that `name` resolved to `addr` with `ttl` seconds, at `now`.
-    pub fn learn(&self, addr: IpAddr, name: &str, ttl: u32, now: Timestamp) {
+    /// Records an answer.
+    pub fn learn(&mut self, l: &Learned) {
+        let (addr, name, now) = (l.addr, &*l.name, l.ts);
         if name.is_empty() || self.cfg.max_entries == 0 {
             return;
         }
-        let ttl = Duration::from_secs(u64::from(ttl)).clamp(self.cfg.min_ttl, self.cfg.max_ttl);
+        let ttl = Duration::from_secs(u64::from(l.ttl)).clamp(self.cfg.min_ttl, self.cfg.max_ttl);
         let expires = now.saturating_add(ttl);
-        let mut g = self.inner.write().unwrap_or_else(PoisonError::into_inner);
-        let inner = &mut *g;
-        inner.learned += 1;
-        if let Some(list) = inner.map.get_mut(&addr) {
+        self.learned += 1;
+        if let Some(list) = self.map.get_mut(&addr) {
             if let Some(e) = list
                 .iter_mut()
                 .find(|e| &*e.name == name && e.expires > now)
@@ -97,35 +99,35 @@ impl NameCache {
                 list.remove(0);
             }
             list.push(Entry {
-                name: Arc::from(name),
+                name: l.name.clone(),
                 learned: now,
                 expires,
             });
             return;
         }
-        while inner.map.len() >= self.cfg.max_entries {
-            let Some(old) = inner.order.pop_front() else {
+        while self.map.len() >= self.cfg.max_entries {
+            let Some(old) = self.order.pop_front() else {
                 break;
             };
-            if inner.map.remove(&old).is_some() {
-                inner.evicted += 1;
+            if self.map.remove(&old).is_some() {
+                self.evicted += 1;
             }
         }
-        inner.order.push_back(addr);
-        inner.map.insert(
+        self.order.push_back(addr);
+        self.map.insert(
             addr,
             vec![Entry {
-                name: Arc::from(name),
+                name: l.name.clone(),
                 learned: now,
                 expires,
             }],
         );
     }
 
-    /// The name most recently learned for `addr` that was valid at `now`.
+    /// The name most recently learned for `addr` that was valid at `now` (learned at or before
+    /// it, not expired).
     pub fn lookup(&self, addr: IpAddr, now: Timestamp) -> Option<Arc<str>> {
-        let g = self.inner.read().unwrap_or_else(PoisonError::into_inner);
-        g.map
+        self.map
             .get(&addr)?
             .iter()
             .filter(|e| e.learned <= now && now < e.expires)
@@ -134,11 +136,10 @@ impl NameCache {
     }
 
     pub fn stats(&self) -> NameStats {
-        let g = self.inner.read().unwrap_or_else(PoisonError::into_inner);
         NameStats {
-            learned: g.learned,
-            evicted: g.evicted,
-            entries: g.map.len() as u64,
+            learned: self.learned,
+            evicted: self.evicted,
+            entries: self.map.len() as u64,
         }
     }
 }
@@ -155,12 +156,21 @@ mod tests {
         s.parse().expect("test address")
     }
 
+    fn learned(addr: IpAddr, name: &str, ttl: u32, ts: Timestamp) -> Learned {
+        Learned {
+            addr,
+            name: Arc::from(name),
+            ttl,
+            ts,
+        }
+    }
+
     #[test]
     fn lookups_see_only_what_was_valid_at_their_time() {
-        let c = NameCache::new(NameConfig::default());
+        let mut c = NameCache::new(NameConfig::default());
         let a = ip("203.0.113.7");
-        c.learn(a, "old.example.com", 300, t(100));
-        c.learn(a, "new.example.com", 300, t(200));
+        c.learn(&learned(a, "old.example.com", 300, t(100)));
+        c.learn(&learned(a, "new.example.com", 300, t(200)));
         assert_eq!(c.lookup(a, t(99)), None, "not learned yet");
         assert_eq!(c.lookup(a, t(150)).as_deref(), Some("old.example.com"));
         assert_eq!(c.lookup(a, t(250)).as_deref(), Some("new.example.com"));
@@ -171,32 +181,32 @@ mod tests {
 
     #[test]
     fn short_ttls_are_raised_to_the_floor_and_long_ones_capped() {
-        let c = NameCache::new(NameConfig::default());
+        let mut c = NameCache::new(NameConfig::default());
         let a = ip("2001:db8::7");
-        c.learn(a, "cdn.example.net", 0, t(10));
+        c.learn(&learned(a, "cdn.example.net", 0, t(10)));
         assert_eq!(c.lookup(a, t(69)).as_deref(), Some("cdn.example.net"));
         assert_eq!(c.lookup(a, t(70)), None);
-        c.learn(a, "long.example.net", u32::MAX, t(100));
+        c.learn(&learned(a, "long.example.net", u32::MAX, t(100)));
         assert!(c.lookup(a, t(100 + 86_399)).is_some());
         assert!(c.lookup(a, t(100 + 86_400)).is_none());
     }
 
     #[test]
     fn bounded_by_addresses_oldest_forgotten_and_counted() {
-        let c = NameCache::new(NameConfig {
+        let mut c = NameCache::new(NameConfig {
             max_entries: 2,
             ..NameConfig::default()
         });
-        c.learn(ip("192.0.2.1"), "a.example", 60, t(1));
-        c.learn(ip("192.0.2.2"), "b.example", 60, t(2));
-        c.learn(ip("192.0.2.3"), "c.example", 60, t(3));
+        c.learn(&learned(ip("192.0.2.1"), "a.example", 60, t(1)));
+        c.learn(&learned(ip("192.0.2.2"), "b.example", 60, t(2)));
+        c.learn(&learned(ip("192.0.2.3"), "c.example", 60, t(3)));
         assert_eq!(c.lookup(ip("192.0.2.1"), t(4)), None);
         assert!(c.lookup(ip("192.0.2.3"), t(4)).is_some());
         let s = c.stats();
         assert_eq!((s.learned, s.evicted, s.entries), (3, 1, 2));
         // Per address: at most 4 names, the oldest dropped.
         for (i, n) in ["n1", "n2", "n3", "n4", "n5"].iter().enumerate() {
-            c.learn(ip("192.0.2.3"), n, 600, t(10 + i as u64));
+            c.learn(&learned(ip("192.0.2.3"), n, 600, t(10 + i as u64)));
         }
         assert_eq!(c.lookup(ip("192.0.2.3"), t(10)).as_deref(), None);
         assert_eq!(c.lookup(ip("192.0.2.3"), t(11)).as_deref(), Some("n2"));

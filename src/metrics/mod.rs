@@ -76,8 +76,8 @@ pub const ALL: &[(&str, &str, &str)] = &[
     (ALERTS_HELD_TOTAL, "counter", "Alerts that waited for their flow's hostname, by how the wait ended: named (the name came), deadline ([app] name_wait_ms), flow_end."),
     (ALERT_HOLD_SECONDS_TOTAL, "counter", "Total time alerts waited for their flow's hostname (divide by sovereign_alerts_held_total for the mean cost)."),
     (DNS_CACHE_LEARNED_TOTAL, "counter", "A/AAAA answers learned into the DNS name cache."),
-    (DNS_CACHE_EVICTED_TOTAL, "counter", "Addresses forgotten by the DNS name cache to stay within [app] dns_cache_entries."),
-    (DNS_CACHE_ENTRIES, "gauge", "Addresses in the DNS name cache."),
+    (DNS_CACHE_EVICTED_TOTAL, "counter", "Addresses forgotten by the DNS name cache to stay within [app] dns_cache_entries (every worker holds an identical copy; this is one copy's count)."),
+    (DNS_CACHE_ENTRIES, "gauge", "Addresses in the DNS name cache (one worker's copy; all are identical)."),
     (DEFRAG_DATAGRAMS_TOTAL, "counter", "Fragmented IP datagrams, by result: reassembled, or dropped (timeout, evicted, too_big, invalid); overlap_conflict counts datagrams whose overlapping fragments disagreed (first bytes kept)."),
     (CAPTURE_RECEIVED_TOTAL, "counter", "Packets the capture source reports as received (libpcap ps_recv)."),
     (CAPTURE_DROPPED_TOTAL, "counter", "Packets the capture source dropped: reason kernel (buffer full, ps_drop) or interface (ps_ifdrop)."),
@@ -178,9 +178,10 @@ impl Stats {
         d.overlap_conflict += od.overlap_conflict;
         self.names_hits += o.names_hits;
         self.names_misses += o.names_misses;
+        // Answers are counted once (capture thread); every worker holds an identical copy.
         self.names.learned += o.names.learned;
-        self.names.evicted += o.names.evicted;
-        self.names.entries += o.names.entries;
+        self.names.evicted = self.names.evicted.max(o.names.evicted);
+        self.names.entries = self.names.entries.max(o.names.entries);
         add_map(&mut self.alert_holds, &o.alert_holds);
         self.alert_hold_us += o.alert_hold_us;
     }

@@ -26,7 +26,7 @@ use crate::engine::{Engine, Runtime};
 use crate::flow::FlowKey;
 use crate::geo::GeoDb;
 use crate::l7::dns;
-use crate::l7::names::{NameCache, NameStats};
+use crate::l7::names::Learned;
 use crate::metrics::exporter::{Exporter, LatencyRecorder};
 use crate::metrics::Stats;
 use crate::probe::{ProbeConfig, Prober, Requester};
@@ -163,6 +163,9 @@ struct Batch {
     ticks: Vec<(usize, Timestamp)>,
     /// When its first frame was read (latency is measured from here).
     read_at: Instant,
+    /// `(i, answer)`: before `frames[i]`, learn this DNS answer (every worker gets every
+    /// answer at its place in capture order).
+    learned: Vec<(usize, Learned)>,
 }
 
 impl Batch {
@@ -171,6 +174,7 @@ impl Batch {
             frames: Vec::with_capacity(BATCH),
             ticks: Vec::new(),
             read_at: now,
+            learned: Vec::new(),
         }
     }
 }
@@ -197,26 +201,33 @@ fn shard(meta: &Result<PacketMeta<'_>, Skip>, n: usize) -> (usize, bool) {
     }
 }
 
-/// Learns the A/AAAA answers of a DNS response (UDP, or the first message of a TCP segment)
-/// from port 53 into the name cache, under the name asked.
-fn learn_names(names: &NameCache, m: &PacketMeta<'_>, ts: Timestamp) {
+/// The A/AAAA answers of a DNS response from port 53 (UDP, or the first message of a TCP
+/// segment), under the name asked.
+fn dns_answers(m: &PacketMeta<'_>, ts: Timestamp) -> Vec<Learned> {
     if m.src_port != 53 || m.payload.is_empty() {
-        return;
+        return Vec::new();
     }
     let msg = match m.proto {
         PROTO_UDP => dns::parse(m.payload),
         PROTO_TCP => dns::parse_tcp(m.payload),
         _ => None,
     };
-    let Some(msg) = msg else { return };
-    if !msg.response || msg.rcode != 0 {
-        return;
-    }
-    if let Some(q) = msg.qname.as_deref() {
-        for (addr, ttl) in &msg.addrs {
-            names.learn(*addr, q, *ttl, ts);
-        }
-    }
+    let Some(msg) = msg.filter(|m| m.response && m.rcode == 0) else {
+        return Vec::new();
+    };
+    let Some(q) = msg.qname.filter(|q| !q.is_empty()) else {
+        return Vec::new();
+    };
+    let name: Arc<str> = Arc::from(q.as_str());
+    msg.addrs
+        .iter()
+        .map(|(addr, ttl)| Learned {
+            addr: *addr,
+            name: name.clone(),
+            ttl: *ttl,
+            ts,
+        })
+        .collect()
 }
 
 /// The capture side of the worker channels.
@@ -229,20 +240,14 @@ struct Router {
     exp: Arc<Exporter>,
     /// IP fragment reassembly: here, before sharding, since only first fragments have ports.
     defrag: Defrag,
-    /// Reassembly counters last published to the exporter.
-    published: (DefragStats, NameStats),
-    /// Address -> name cache, filled here from DNS answers before any later frame reaches a
-    /// worker (workers read it when flows start).
-    names: Arc<NameCache>,
+    /// Reassembly and DNS-answer counters last published to the exporter.
+    published: (DefragStats, u64),
+    /// DNS answers parsed here and handed to every worker.
+    learned: u64,
 }
 
 impl Router {
-    fn new(
-        txs: Vec<Sender<WorkerMsg>>,
-        lossy: bool,
-        exp: Arc<Exporter>,
-        names: Arc<NameCache>,
-    ) -> Router {
+    fn new(txs: Vec<Sender<WorkerMsg>>, lossy: bool, exp: Arc<Exporter>) -> Router {
         let now = monotonic();
         let pending = txs.iter().map(|_| Batch::new(now)).collect();
         let behind = vec![None; txs.len()];
@@ -254,15 +259,16 @@ impl Router {
             exp,
             defrag: Defrag::new(DefragConfig::default()),
             published: Default::default(),
-            names,
+            learned: 0,
         }
     }
 
     fn push(&mut self, frame: Frame) {
-        if !self.defrag.is_empty() {
+        let meta = decode_frame(&frame);
+        if meta.is_ok() || meta == Err(Skip::Fragment) {
+            // Only frames that decode advance reassembly time (garbage carries garbage times).
             self.defrag.expire(frame.ts);
         }
-        let meta = decode_frame(&frame);
         let whole = match meta {
             Err(Skip::Fragment) if frame.reassembled_at.is_none() => {
                 fragment(frame.linktype, &frame.data)
@@ -271,7 +277,7 @@ impl Router {
             _ => None,
         };
         if let Ok(m) = &meta {
-            learn_names(&self.names, m, frame.ts);
+            self.learn_names(m, frame.ts);
         }
         let n = self.txs.len();
         let (w, advances) = if n == 1 {
@@ -283,7 +289,7 @@ impl Router {
         if let Some(whole) = whole {
             let meta = decode_frame(&whole);
             if let Ok(m) = &meta {
-                learn_names(&self.names, m, whole.ts);
+                self.learn_names(m, whole.ts);
             }
             let (w, advances) = if n == 1 {
                 (0, meta.is_ok())
@@ -291,6 +297,26 @@ impl Router {
                 shard(&meta, n)
             };
             self.route(w, advances, whole);
+        }
+    }
+
+    /// Hands the A/AAAA answers of a DNS response to every worker, before its next frame.
+    fn learn_names(&mut self, m: &PacketMeta<'_>, ts: Timestamp) {
+        let answers = dns_answers(m, ts);
+        if answers.is_empty() {
+            return;
+        }
+        self.learned += answers.len() as u64;
+        for w in 0..self.txs.len() {
+            let b = &mut self.pending[w];
+            if b.frames.is_empty() && b.learned.is_empty() {
+                b.read_at = monotonic();
+            }
+            let at = b.frames.len();
+            b.learned.extend(answers.iter().map(|l| (at, l.clone())));
+            if b.learned.len() >= BATCH {
+                self.flush(w);
+            }
         }
     }
 
@@ -326,7 +352,7 @@ impl Router {
 
     fn flush(&mut self, w: usize) {
         self.publish_defrag();
-        if self.pending[w].frames.is_empty() {
+        if self.pending[w].frames.is_empty() && self.pending[w].learned.is_empty() {
             return;
         }
         let batch = std::mem::replace(&mut self.pending[w], Batch::new(monotonic()));
@@ -367,14 +393,15 @@ impl Router {
     fn flush_old(&mut self, now: Instant) {
         for w in 0..self.txs.len() {
             let b = &self.pending[w];
-            if !b.frames.is_empty() && now.saturating_duration_since(b.read_at) >= MAX_BATCH_AGE {
+            let waiting = !b.frames.is_empty() || !b.learned.is_empty();
+            if waiting && now.saturating_duration_since(b.read_at) >= MAX_BATCH_AGE {
                 self.flush(w);
             }
         }
     }
 
     fn publish_defrag(&mut self) {
-        let now = (self.defrag.stats(), self.names.stats());
+        let now = (self.defrag.stats(), self.learned);
         if now != self.published {
             self.published = now;
             let mut slot = self
@@ -384,7 +411,7 @@ impl Router {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             slot.defrag = now.0;
-            slot.names = now.1;
+            slot.names.learned = now.1;
         }
     }
 
@@ -575,9 +602,8 @@ fn work(
     sink: Sender<SinkMsg>,
     exp: Arc<Exporter>,
     prober: Option<Requester>,
-    names: Arc<NameCache>,
 ) {
-    let mut engine = Engine::shard(rt, exp.slots.len()).with_names(names);
+    let mut engine = Engine::shard(rt, exp.slots.len());
     let mut events = Vec::new();
     let mut hist = LatencyRecorder::default();
     let mut last_publish = monotonic();
@@ -585,11 +611,18 @@ fn work(
         match msg {
             WorkerMsg::Frames(b) => {
                 let mut ticks = b.ticks.iter().peekable();
+                let mut learned = b.learned.iter().peekable();
                 for (i, f) in b.frames.iter().enumerate() {
                     while let Some((_, t)) = ticks.next_if(|(at, _)| *at == i) {
                         engine.tick(*t, &mut events);
                     }
+                    while let Some((_, l)) = learned.next_if(|(at, _)| *at == i) {
+                        engine.learn_name(l);
+                    }
                     engine.process(f, &mut events);
+                }
+                for (_, l) in learned {
+                    engine.learn_name(l);
                 }
                 let now = monotonic();
                 hist.record(
@@ -762,25 +795,22 @@ pub fn run(
     }
     let mut txs = Vec::with_capacity(workers);
     let mut handles = Vec::with_capacity(workers);
-    // One cache for the whole run: reloads keep what it learned (its size is fixed at start).
-    let names = Arc::new(NameCache::new(rt.names));
     for w in 0..workers {
         let (tx, rx) = bounded::<WorkerMsg>(channel_batches.max(1));
         txs.push(tx);
         let (rt, sink, exp) = (rt.clone(), sink_tx.clone(), exp.clone());
-        let names = names.clone();
         let req = prober.as_ref().and_then(Prober::requester);
         handles.push(
             thread::Builder::new()
                 .name(format!("worker-{w}"))
-                .spawn(move || work(w, rt, rx, sink, exp, req, names))?,
+                .spawn(move || work(w, rt, rx, sink, exp, req))?,
         );
     }
     if let Some(p) = prober.as_mut() {
         p.close();
     }
     let lossy = matches!(source, Source::Live(_));
-    let mut router = Router::new(txs, lossy, exp.clone(), names);
+    let mut router = Router::new(txs, lossy, exp.clone());
     let capture_sink = sink_tx;
     let ctl = control.clone();
     let probe_stop = prober.as_ref().map(|p| p.stop.clone());

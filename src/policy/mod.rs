@@ -216,20 +216,23 @@ impl Policy {
     /// 2. `allow_hosts` matches -> nothing (the country rules are waived for that name);
     /// 3. the country rules: `allow`, then `on_unknown`.
     ///
-    /// Transit is decided separately and `allow_hosts` does not waive it. Pure and cheap (no
+    /// Transit is decided separately and `allow_hosts` does not waive it. A name learned from a
+    /// DNS answer (`from_dns`) counts for `deny_hosts` only: an answer is easier to forge than
+    /// the flow's own SNI or Host, and a waiver must not rest on it. Pure and cheap (no
     /// allocation): it runs for every egress payload packet of a flow carrying personal data.
     pub fn decide(
         &self,
         t: TenantId,
         country: Option<Country>,
         host: Option<&str>,
+        from_dns: bool,
     ) -> Option<Kind> {
         let tenant = self.tenants.get(t)?;
         if let Some(h) = host {
             if tenant.deny_hosts.iter().any(|p| p.matches(h)) {
                 return Some(Kind::DeniedHost);
             }
-            if tenant.allow_hosts.iter().any(|p| p.matches(h)) {
+            if !from_dns && tenant.allow_hosts.iter().any(|p| p.matches(h)) {
                 return None;
             }
         }
@@ -344,9 +347,11 @@ mod tests {
     #[test]
     fn verdicts() {
         let mut p = Policy::new(vec![tenant("acme-eu", &["10.0.0.0/8"], &["DE", "FR"])]);
-        assert_eq!(p.decide(0, Country::parse("DE"), None), None);
+        assert_eq!(p.decide(0, Country::parse("DE"), None, false), None);
         let us = Country::parse("US");
-        let v = p.decide(0, us, None).map(|k| (k, p.reason(0, k, us, None)));
+        let v = p
+            .decide(0, us, None, false)
+            .map(|k| (k, p.reason(0, k, us, None)));
         assert_eq!(
             v,
             Some((
@@ -354,9 +359,12 @@ mod tests {
                 "personal data of acme-eu sent to US (not in DE, FR)".to_string()
             ))
         );
-        assert_eq!(p.decide(0, None, None), Some(Kind::UnknownJurisdiction));
+        assert_eq!(
+            p.decide(0, None, None, false),
+            Some(Kind::UnknownJurisdiction)
+        );
         p.tenants[0].on_unknown = OnUnknown::Ignore;
-        assert_eq!(p.decide(0, None, None), None);
+        assert_eq!(p.decide(0, None, None, false), None);
     }
 
     #[test]
@@ -393,27 +401,36 @@ mod tests {
         let us = Country::parse("US");
         let de = Country::parse("DE");
         // allow_hosts waives the country rule...
-        assert_eq!(p.decide(0, us, Some("api.eu-saas.example")), None);
-        assert_eq!(p.decide(0, None, Some("api.eu-saas.example")), None);
+        assert_eq!(p.decide(0, us, Some("api.eu-saas.example"), false), None);
+        assert_eq!(p.decide(0, None, Some("api.eu-saas.example"), false), None);
         // ...deny_hosts wins over allow_hosts and over an allowed country...
         assert_eq!(
-            p.decide(0, us, Some("tracker.eu-saas.example")),
+            p.decide(0, us, Some("tracker.eu-saas.example"), false),
             Some(Kind::DeniedHost)
         );
         assert_eq!(
-            p.decide(0, de, Some("x.ads.example")),
+            p.decide(0, de, Some("x.ads.example"), false),
             Some(Kind::DeniedHost)
         );
         assert_eq!(
             p.reason(0, Kind::DeniedHost, de, Some("x.ads.example")),
             "personal data of acme-eu sent to x.ads.example, which matches deny_hosts \"*.ads.example\""
         );
-        // ...and without a matching name the country decides.
+        // A name from a DNS answer may deny, never allow.
         assert_eq!(
-            p.decide(0, us, Some("other.example")),
+            p.decide(0, us, Some("api.eu-saas.example"), true),
             Some(Kind::Residency)
         );
-        assert_eq!(p.decide(0, us, None), Some(Kind::Residency));
-        assert_eq!(p.decide(0, de, None), None);
+        assert_eq!(
+            p.decide(0, de, Some("x.ads.example"), true),
+            Some(Kind::DeniedHost)
+        );
+        // ...and without a matching name the country decides.
+        assert_eq!(
+            p.decide(0, us, Some("other.example"), false),
+            Some(Kind::Residency)
+        );
+        assert_eq!(p.decide(0, us, None, false), Some(Kind::Residency));
+        assert_eq!(p.decide(0, de, None, false), None);
     }
 }
