@@ -485,3 +485,43 @@ fn host_patterns_follow_the_documented_precedence() {
         "personal data of eu-clinic sent to tracker.example, which matches deny_hosts \"tracker.example\""
     );
 }
+
+/// An allowed name that arrives while the alert waits clears it; an allowed name that only a
+/// DNS answer gives does not (answers are easy to forge), and a path with an identifier is
+/// redacted in the flow record.
+#[test]
+fn a_late_allowed_sni_clears_the_held_alert_but_a_dns_name_cannot() {
+    let ch = tls_records(&tls_client_hello(Some("api.eu-saas.example"), &["h2"]), 120);
+    let cuts = [0, ch.len() / 2];
+    let tls = conv("10.1.9.5:41000", &format!("{US}:443"), 0)
+        .handshake()
+        .client_sends_segments(&ch, &cuts, &[0, 1])
+        .close();
+    let dns = conv("10.1.2.3:53000", "192.0.2.53:53", 1_000)
+        .udp_client(b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00")
+        .udp_server(&dns_answer("files.eu-saas.example", [198, 51, 100, 21]));
+    let raw = conv("10.1.2.3:41001", "198.51.100.21:7000", 2_000)
+        .handshake()
+        .client_sends(format!("PUT /u/{EMAIL} x\n").as_bytes())
+        .close();
+    let http = conv("10.1.2.3:41002", &format!("{DE}:80"), 3_000)
+        .handshake()
+        .client_sends(
+            format!("GET /users/{EMAIL}/profile?x=1 HTTP/1.1\r\nHost: de.example\r\n\r\n")
+                .as_bytes(),
+        )
+        .close();
+    let r = replay("late-allowed", vec![tls, dns, raw, http]);
+    assert_eq!(r.alerts.len(), 1, "{:#?}", r.alerts);
+    let a = &r.alerts[0];
+    assert_eq!(a["src_port"], 41001);
+    assert_eq!(a["alert"]["kind"], "residency");
+    assert_eq!(a["hostname"]["name"], "files.eu-saas.example");
+    assert_eq!(a["hostname"]["source"], "dns");
+    assert_eq!(r.stat("sovereign_alerts_held_total{outcome=\"named\"}"), 1);
+    let tls_flow = r.flows.iter().find(|f| f["src_port"] == 41000).unwrap();
+    assert_eq!(tls_flow["alerts"], serde_json::json!([]));
+    assert_eq!(tls_flow["hostname"]["name"], "api.eu-saas.example");
+    let http_flow = r.flows.iter().find(|f| f["src_port"] == 41002).unwrap();
+    assert_eq!(http_flow["http"]["path"], "[redacted]");
+}

@@ -645,11 +645,17 @@ fn finish<'a>(p: LaxSlicedPacket<'a>, ctx: Ctx, data: &'a [u8]) -> Result<Walked
                 let Some(f) = frag else {
                     return Err(Skip::Malformed);
                 };
+                // The fragmentable part starts right after the fragment header (etherparse
+                // goes on parsing extension headers past it, and would read data of later
+                // fragments as headers); it ends where the IPv6 payload ends.
+                let start = offset_in(data, f.slice()) + f.slice().len();
+                let end = offset_in(data, payload.payload) + payload.payload.len();
+                let frag_data = data.get(start..end.max(start)).ok_or(Skip::Malformed)?;
                 let key = FragKey {
                     src: IpAddr::V6(h.source_addr()),
                     dst: IpAddr::V6(h.destination_addr()),
                     id: f.identification(),
-                    proto: payload.ip_number.0,
+                    proto: f.next_header().0,
                     vlan,
                     tunnel_id: tunnel.map_or(0, |t| t.key_id()),
                 };
@@ -659,7 +665,7 @@ fn finish<'a>(p: LaxSlicedPacket<'a>, ctx: Ctx, data: &'a [u8]) -> Result<Walked
                     more: f.more_fragments(),
                     ip_at: offset_in(data, h.slice()),
                     header: h.slice(),
-                    data: payload.payload,
+                    data: frag_data,
                 }));
             }
             (

@@ -72,6 +72,9 @@ impl DefragStats {
 }
 
 const IPV4_MAX: u32 = 65_535;
+/// Most disjoint byte ranges a datagram may be in before it completes: honest senders need a
+/// few; more is an attack on the reassembler's time.
+const MAX_RANGES: usize = 64;
 
 #[derive(Debug)]
 struct Datagram {
@@ -134,6 +137,16 @@ impl Defrag {
         }
     }
 
+    /// Drops queue entries of datagrams already gone (completed or refused), so the queue
+    /// stays within twice the datagrams in progress.
+    fn compact(&mut self) {
+        if self.order.len() > 2 * self.live.len() + 64 {
+            let live = &self.live;
+            self.order
+                .retain(|(_, g, k)| live.get(k).is_some_and(|d| d.generation == *g));
+        }
+    }
+
     /// End of input: whatever is still incomplete timed out.
     pub fn finish(&mut self) {
         let n = self.live.len() as u64;
@@ -177,11 +190,22 @@ impl Defrag {
     /// its datagram.
     pub fn push(&mut self, frame: &Frame, frag: &Fragment<'_>, now: Timestamp) -> Option<Frame> {
         self.expire(now);
+        self.compact();
         let key = frag.key;
         let len = u32::try_from(frag.data.len()).unwrap_or(u32::MAX);
         let end = frag.offset.saturating_add(len);
         let is_v6 = frag.header.first().is_some_and(|b| b >> 4 == 6);
-        let header_len = if is_v6 { 40 } else { frag.header.len() as u32 };
+        // The rebuilt header is the first fragment's (IPv4 options may differ in length).
+        let first_len = self
+            .live
+            .get(&key)
+            .and_then(|d| d.first.as_ref())
+            .map(|(_, _, h)| h.len() as u32);
+        let header_len = if is_v6 {
+            40
+        } else {
+            first_len.unwrap_or(frag.header.len() as u32)
+        };
         let invalid = (frag.more && len % 8 != 0) || (!frag.more && len == 0 && frag.offset == 0);
         if end.saturating_add(header_len) > IPV4_MAX || invalid {
             let generation = self.live.get(&key).map(|d| d.generation);
@@ -256,6 +280,13 @@ impl Defrag {
         if insert_first_wins(d, frag.offset, frag.data) {
             d.conflict = true;
         }
+        if d.have.len() > MAX_RANGES {
+            let g = d.generation;
+            self.remove_if(&key, g);
+            self.stats.invalid += 1;
+            self.compact();
+            return None;
+        }
         if frag.offset == 0 && d.first.is_none() {
             let prefix = frame.data.get(..frag.ip_at).unwrap_or_default().to_vec();
             d.first = Some((frame.linktype, prefix, frag.header.to_vec()));
@@ -264,24 +295,27 @@ impl Defrag {
         if !complete {
             return None;
         }
-        let generation = d.generation;
         let d = self.live.remove(&key)?;
-        debug_assert_eq!(d.generation, generation);
         self.bytes = self.bytes.saturating_sub(d.data.len());
+        self.compact();
         if d.conflict {
             self.stats.overlap_conflict += 1;
         }
         let (linktype, prefix, header) = d.first?;
+        let v6_len = u16::try_from(d.data.len()).ok();
+        let v4_len = u16::try_from(header.len() + d.data.len()).ok();
+        let (Some(plen), Some(total)) = (v6_len, v4_len) else {
+            self.stats.too_big += 1;
+            return None;
+        };
         let ip_at = prefix.len();
         let mut out = prefix;
         if is_v6 {
             out.extend_from_slice(header.get(..40)?);
-            let plen = u16::try_from(d.data.len()).ok()?;
             out[ip_at + 4..ip_at + 6].copy_from_slice(&plen.to_be_bytes());
             out[ip_at + 6] = key.proto;
         } else {
             out.extend_from_slice(&header);
-            let total = u16::try_from(header.len() + d.data.len()).ok()?;
             out[ip_at + 2..ip_at + 4].copy_from_slice(&total.to_be_bytes());
             // Keep DF, clear MF and the offset.
             out[ip_at + 6] &= 0x40;
@@ -495,6 +529,19 @@ mod tests {
         assert!(push(&mut d, f, 4).is_none());
         assert_eq!(d.stats().too_big, 1);
         assert!(d.is_empty());
+    }
+
+    /// Completed datagrams do not leave their queue entries behind for the whole timeout.
+    #[test]
+    fn the_timeout_queue_stays_proportional_to_datagrams_in_progress() {
+        let mut d = Defrag::new(DefragConfig::default());
+        for id in 0..10_000 {
+            let fs = frames(false, 100, &[0, 48], id);
+            assert!(push(&mut d, &fs[0], 1).is_none());
+            assert!(push(&mut d, &fs[1], 1).is_some());
+        }
+        assert_eq!(d.stats().reassembled, 10_000);
+        assert!(d.order.len() <= 2 * d.live.len() + 65, "{}", d.order.len());
     }
 
     /// Mutated fragment frames never panic the reassembly, and memory stays within bounds.

@@ -27,6 +27,10 @@ use crate::pii::{FlowPii, Hasher, Scanner};
 use crate::policy::{Kind, Policy, TenantId};
 use crate::time::Timestamp;
 
+/// Bytes of client streams a worker holds at most for L7 inspection (16 KiB per flow while its
+/// name is pending); beyond it, new inspections are abandoned and counted.
+pub const L7_BUDGET: usize = 64 << 20;
+
 /// Everything a worker reads and never changes; shared by every worker.
 #[derive(Debug)]
 pub struct Runtime {
@@ -108,6 +112,8 @@ pub struct FlowData {
     pub hold_until: Timestamp,
     /// The wait is over (one per flow).
     pub hold_done: bool,
+    /// Bytes `app` held for inspection after this flow's last packet (budget accounting).
+    pub l7_held: usize,
 }
 
 impl FlowData {
@@ -133,6 +139,8 @@ pub struct Engine {
     /// Address -> name cache, fed the DNS answers the capture thread parsed
     /// ([`Engine::learn_name`]), in capture order.
     names: NameCache,
+    /// Bytes all flows hold for L7 inspection (bounded by [`L7_BUDGET`]).
+    l7_bytes: usize,
     /// Flows whose alert waits for a name: min-heap of (deadline, flow id, key); one entry per
     /// wait, at most one wait per flow.
     held: BinaryHeap<Reverse<(Timestamp, u64, FlowKey)>>,
@@ -163,6 +171,7 @@ impl Engine {
             counted: (0, 0, 0),
             names: NameCache::new(rt_names),
             held: BinaryHeap::new(),
+            l7_bytes: 0,
         }
     }
 
@@ -310,6 +319,19 @@ impl Engine {
             tcp: meta.tcp.map(|t| (t.seq, t.syn && !t.ack)),
             data: meta.payload,
         });
+        let held = flow.data.app.buffered();
+        if held != flow.data.l7_held {
+            self.l7_bytes = self.l7_bytes - flow.data.l7_held + held;
+            flow.data.l7_held = held;
+            if self.l7_bytes > L7_BUDGET {
+                // Over budget: this flow stops waiting for its name (its alert, if held, goes
+                // out by the deadline unnamed).
+                flow.data.app.abandon();
+                self.l7_bytes -= held;
+                flow.data.l7_held = 0;
+                self.stats.l7_abandoned += 1;
+            }
+        }
         let egress = matches!(
             (flow.data.inside, upd.dir),
             (Inside::Client, Dir::ToServer) | (Inside::Server, Dir::ToClient)
@@ -363,6 +385,7 @@ impl Engine {
     fn flush_ended(&mut self, out: &mut Vec<Event>) {
         for mut e in self.ended.drain(..) {
             let flow = &mut e.flow;
+            self.l7_bytes = self.l7_bytes.saturating_sub(flow.data.l7_held);
             if let Some(t) = flow.data.tenant {
                 // Last chance for an identifier held back at the end of the stream.
                 let detect = self
@@ -665,30 +688,66 @@ fn endpoints(rt: &Runtime, flow: &Flow<FlowData>) -> Endpoints {
             depth: t.depth,
         }),
         app_proto: flow.data.app.proto.map(|p| p.name()),
-        hostname: flow.data.app.hostname.clone(),
+        hostname: hostname_field(&flow.data),
     }
 }
 
-/// The flow's protocol fields for its record. An HTTP path in which any detector fires is
-/// replaced: records never carry an identifier (the query string is already gone).
-fn app_fields(d: &FlowData) -> AppFields {
-    let mut http = d.app.http.clone();
-    if let Some(h) = http.as_mut() {
-        let mut all = crate::pii::DetectorSet::empty();
-        for det in crate::pii::Detector::ALL {
-            all.insert(det);
-        }
-        let mut found = Vec::new();
-        crate::pii::detect::scan(h.path.as_bytes(), all, &mut found);
-        if !found.is_empty() {
-            h.path = "[redacted]".to_string();
-        }
+/// A string copied from a payload, for a record: `[redacted]` when a personal-data detector
+/// fires in it (hostnames, Host headers, content types and DNS names are not supposed to carry
+/// identifiers, so one that does is not written out).
+fn scrub(s: &str) -> String {
+    if crate::pii::detect::contains_identifier(s.as_bytes()) {
+        "[redacted]".to_string()
+    } else {
+        s.to_string()
     }
+}
+
+fn scrub_opt(s: &Option<String>) -> Option<String> {
+    s.as_deref().map(scrub)
+}
+
+/// The flow's hostname for a record (scrubbed).
+fn hostname_field(d: &FlowData) -> Option<l7::Hostname> {
+    d.app.hostname.as_ref().map(|h| l7::Hostname {
+        name: if crate::pii::detect::contains_identifier(h.name.as_bytes()) {
+            Arc::from("[redacted]")
+        } else {
+            h.name.clone()
+        },
+        source: h.source,
+    })
+}
+
+/// The flow's protocol fields for its record, every string from the payload scrubbed (HTTP
+/// paths are already trimmed and checked by `l7::http`).
+fn app_fields(d: &FlowData) -> AppFields {
+    let tls = d.app.tls.clone().map(|mut t| {
+        t.sni = scrub_opt(&t.sni);
+        t.alpn = t.alpn.iter().map(|a| scrub(a)).collect();
+        t
+    });
+    let quic = d.app.quic.clone().map(|mut q| {
+        q.sni = scrub_opt(&q.sni);
+        q.alpn = q.alpn.iter().map(|a| scrub(a)).collect();
+        q
+    });
+    let http = d.app.http.clone().map(|mut h| {
+        h.host = scrub_opt(&h.host);
+        h.content_type = scrub_opt(&h.content_type);
+        h.response_content_type = scrub_opt(&h.response_content_type);
+        h.method = scrub(&h.method);
+        h
+    });
+    let dns = d.app.dns.clone().map(|mut n| {
+        n.queries = n.queries.iter().map(|q| scrub(q)).collect();
+        n
+    });
     AppFields {
-        tls: d.app.tls.clone(),
-        quic: d.app.quic.clone(),
+        tls,
+        quic,
         http,
-        dns: d.app.dns.clone(),
+        dns,
     }
 }
 

@@ -1,7 +1,7 @@
 //! HTTP/1.x request and response heads (via `httparse`): method, Host, path, content type and
 //! status. Owns only head parsing and the privacy trimming of what it returns: the path loses
-//! its query string and fragment and is cut to 128 bytes, because query strings routinely carry
-//! personal data (the engine additionally drops a path in which a detector fires). No I/O, no
+//! its query string and fragment (they routinely carry personal data), is replaced by
+//! `[redacted]` when a personal-data detector fires in it, and is cut to 128 bytes. No I/O, no
 //! state, no panics.
 
 /// Longest path kept.
@@ -124,8 +124,14 @@ fn clip(s: &str) -> String {
     s[..end].to_string()
 }
 
+/// The path without query and fragment, cut to [`MAX_PATH`]; `[redacted]` when a
+/// personal-data detector fires anywhere in it (checked before cutting, so an identifier cut in
+/// half cannot slip through).
 fn trim_path(p: &str) -> String {
     let p = p.split(['?', '#']).next().unwrap_or_default();
+    if crate::pii::detect::contains_identifier(p.as_bytes()) {
+        return "[redacted]".to_string();
+    }
     let mut end = p.len().min(MAX_PATH);
     while !p.is_char_boundary(end) {
         end -= 1;
@@ -148,6 +154,24 @@ mod tests {
         assert_eq!(q.path, "/v1/users");
         assert_eq!(q.content_type.as_deref(), Some("application/json"));
         assert!(looks_like_request(r));
+    }
+
+    #[test]
+    fn a_path_with_an_identifier_is_redacted_even_past_the_cut() {
+        let long = format!(
+            "GET /{}/4111111111111111 HTTP/1.1\r\nHost: a\r\n\r\n",
+            "x".repeat(120)
+        );
+        let Head::Complete(q) = request(long.as_bytes()) else {
+            panic!("complete head expected")
+        };
+        assert_eq!(q.path, "[redacted]");
+        let Head::Complete(q) =
+            request(b"GET /users/maria.garcia@example.org/profile HTTP/1.1\r\n\r\n")
+        else {
+            panic!("complete head expected")
+        };
+        assert_eq!(q.path, "[redacted]");
     }
 
     #[test]

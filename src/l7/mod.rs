@@ -5,7 +5,8 @@
 //! bytes (TCP) or Initial CRYPTO frames (QUIC) until the name is known, then stops.
 //! Deterministic and pure: bytes in, fields out; no I/O, no clock, no threads, and it never
 //! keeps or returns payload bytes beyond names and the trimmed fields documented here (HTTP
-//! paths lose their query strings; the engine drops a path in which a detector fires).
+//! paths lose their query strings and are redacted when a detector fires; the engine scrubs
+//! every other string the same way when it writes records).
 //!
 //! [`names`] is the one piece of shared state: the address -> name cache that the capture
 //! thread fills from DNS answers and workers read.
@@ -26,6 +27,8 @@ use tls::Parse;
 
 /// Bytes of a client stream (or QUIC CRYPTO stream) held while waiting for a name.
 pub const STREAM_LIMIT: usize = 16 * 1024;
+/// Head parses of a TCP client stream tried before giving up on its name.
+const MAX_PARSES: u8 = 32;
 /// Client datagrams of a QUIC flow tried before giving up on its ClientHello.
 const MAX_QUIC_DATAGRAMS: u8 = 8;
 /// Distinct DNS names kept per flow record.
@@ -37,9 +40,21 @@ fn str_of<S: serde::Serializer>(v: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(v)
 }
 
-/// Ports whose traffic is DNS: unicast DNS, mDNS, LLMNR.
+/// Bytes of the TLS record stream needed before a ClientHello can be complete: its first record
+/// header and handshake header announce the length (a lower bound when it spans records).
+fn tls_needed(buf: &[u8]) -> usize {
+    match buf {
+        [22, _, _, _, _, 1, a, b, c, ..] => {
+            9 + (usize::from(*a) << 16 | usize::from(*b) << 8 | usize::from(*c))
+        }
+        _ => 0,
+    }
+}
+
+/// Ports whose traffic is DNS: unicast DNS only. mDNS (5353) and LLMNR (5355) names are the
+/// local link's device names ("Janes-iPhone"), often their owners' names: not recorded.
 pub fn is_dns_port(p: u16) -> bool {
-    matches!(p, 53 | 5353 | 5355)
+    p == 53
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -165,6 +180,8 @@ struct Stream {
     /// QUIC: the first Initial's destination connection id.
     dcid: Option<Vec<u8>>,
     datagrams: u8,
+    /// Head parses tried so far (TCP).
+    parses: u8,
 }
 
 /// Per-flow application state.
@@ -222,6 +239,20 @@ impl AppState {
     fn done(&mut self) {
         self.phase = Phase::Done;
         self.stream = None;
+    }
+
+    /// Bytes this flow holds for inspection (its share of the worker's budget).
+    pub fn buffered(&self) -> usize {
+        self.stream
+            .as_ref()
+            .map_or(0, |s| s.reasm.contiguous().len() + s.reasm.pending())
+    }
+
+    /// Stops inspecting (the worker's budget is spent): the flow keeps what it learned.
+    pub fn abandon(&mut self) {
+        if self.phase != Phase::Done {
+            self.done();
+        }
     }
 
     /// Feeds one packet of the flow.
@@ -294,7 +325,9 @@ impl AppState {
                 // HTTP over UDP (SSDP and the like): one datagram, one head.
                 return self.http_head(p.data, true);
             }
-            if quic::is_long_header(p.data) {
+            // A client never sends Version Negotiation (version 0).
+            let client_version = p.data.get(1..5).is_some_and(|v| v != [0, 0, 0, 0]);
+            if client_version && quic::is_long_header(p.data) {
                 self.proto = Some(AppProto::Quic);
                 self.phase = Phase::Inspecting;
                 self.stream = Some(Box::new(Stream {
@@ -334,8 +367,27 @@ impl AppState {
         if off >= 1 << 31 {
             return; // before the stream start: a retransmission of earlier bytes
         }
-        st.reasm.insert(u64::from(off), p.data);
+        let before = st.reasm.contiguous().len();
+        let grew = st.reasm.insert(u64::from(off), p.data);
         let full = st.reasm.truncated();
+        let buf = st.reasm.contiguous();
+        // Parse again only when it can succeed now: the prefix grew to the ClientHello's
+        // announced length, or a line ended (HTTP); at most MAX_PARSES times. Tiny segments
+        // then cost one parse per line or record, not one per segment.
+        if !buf.is_empty() && self.proto.is_some() && !full {
+            let ready = grew
+                && match self.proto {
+                    Some(AppProto::Tls) => buf.len() >= tls_needed(buf),
+                    _ => buf.get(before..).is_some_and(|new| new.contains(&b'\n')),
+                };
+            if !ready {
+                return;
+            }
+            st.parses = st.parses.saturating_add(1);
+            if st.parses > MAX_PARSES {
+                return self.done();
+            }
+        }
         let buf = st.reasm.contiguous();
         if buf.is_empty() {
             // Only bytes after a gap so far (the first segment is late).
@@ -460,13 +512,10 @@ impl AppState {
 
     fn server_payload(&mut self, p: &Packet<'_>) {
         if p.udp {
-            if quic::is_long_header(p.data) {
-                if self.proto.is_none() {
-                    self.proto = Some(AppProto::Quic);
-                }
-                if self.proto == Some(AppProto::Quic) {
-                    self.quic_versions(p.data);
-                }
+            // Only on a flow the client started as QUIC (Version Negotiation and server
+            // Initials answer a client Initial; random UDP can look like a long header).
+            if self.proto == Some(AppProto::Quic) && quic::is_long_header(p.data) {
+                self.quic_versions(p.data);
             }
             return;
         }

@@ -31,6 +31,7 @@ pub const PII_FINDINGS_DROPPED_TOTAL: &str = "sovereign_pii_findings_dropped_tot
 pub const GEO_CACHE_LOOKUPS_TOTAL: &str = "sovereign_geo_cache_lookups_total";
 pub const DNS_CACHE_LOOKUPS_TOTAL: &str = "sovereign_dns_cache_lookups_total";
 pub const ALERTS_HELD_TOTAL: &str = "sovereign_alerts_held_total";
+pub const L7_ABANDONED_TOTAL: &str = "sovereign_l7_inspections_abandoned_total";
 pub const ALERT_HOLD_SECONDS_TOTAL: &str = "sovereign_alert_hold_seconds_total";
 // Capture thread (before the workers).
 pub const DEFRAG_DATAGRAMS_TOTAL: &str = "sovereign_defrag_datagrams_total";
@@ -73,6 +74,7 @@ pub const ALL: &[(&str, &str, &str)] = &[
     (PII_FINDINGS_DROPPED_TOTAL, "counter", "Identifiers not listed because a flow reached its findings limit."),
     (GEO_CACHE_LOOKUPS_TOTAL, "counter", "Geo lookups, by result (hit, miss)."),
     (DNS_CACHE_LOOKUPS_TOTAL, "counter", "DNS-name lookups for new flows' outside addresses, by result (hit, miss)."),
+    (L7_ABANDONED_TOTAL, "counter", "Flows whose name inspection was abandoned because the worker's L7 buffer budget (64 MiB) was spent."),
     (ALERTS_HELD_TOTAL, "counter", "Alerts that waited for their flow's hostname, by how the wait ended: named (the name came), deadline ([app] name_wait_ms), flow_end."),
     (ALERT_HOLD_SECONDS_TOTAL, "counter", "Total time alerts waited for their flow's hostname (divide by sovereign_alerts_held_total for the mean cost)."),
     (DNS_CACHE_LEARNED_TOTAL, "counter", "A/AAAA answers learned into the DNS name cache."),
@@ -132,6 +134,7 @@ pub struct Stats {
     /// Alerts that waited for a hostname, by outcome, and the total wait.
     pub alert_holds: BTreeMap<&'static str, u64>,
     pub alert_hold_us: u64,
+    pub l7_abandoned: u64,
 }
 
 fn add_map<K: Ord + Clone>(into: &mut BTreeMap<K, u64>, from: &BTreeMap<K, u64>) {
@@ -184,6 +187,7 @@ impl Stats {
         self.names.entries = self.names.entries.max(o.names.entries);
         add_map(&mut self.alert_holds, &o.alert_holds);
         self.alert_hold_us += o.alert_hold_us;
+        self.l7_abandoned += o.l7_abandoned;
     }
 
     /// The worker counters as Prometheus metric families.
@@ -237,6 +241,11 @@ impl Stats {
                 DNS_CACHE_ENTRIES,
                 MetricType::GAUGE,
                 one(self.names.entries),
+            ),
+            family(
+                L7_ABANDONED_TOTAL,
+                MetricType::COUNTER,
+                one(self.l7_abandoned),
             ),
             family(
                 ALERTS_HELD_TOTAL,

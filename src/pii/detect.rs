@@ -91,6 +91,18 @@ pub struct Match {
     pub end: usize,
 }
 
+/// Whether any detector finds an identifier in `haystack` (for strings copied from payloads
+/// into records: hostnames, paths, content types).
+pub fn contains_identifier(haystack: &[u8]) -> bool {
+    let mut all = DetectorSet::empty();
+    for d in Detector::ALL {
+        all.insert(d);
+    }
+    let mut out = Vec::new();
+    scan(haystack, all, &mut out);
+    !out.is_empty()
+}
+
 /// Appends every validated identifier found in `haystack` to `out` (in order of start offset).
 /// Never panics on any input.
 ///
