@@ -76,8 +76,7 @@ pub fn redacted_url(url: &str) -> String {
     }
 }
 
-/// Alertmanager routes on the Prometheus convention (critical, warning, info), the same words
-/// the bundled Prometheus rules use; the JSON record keeps sovereign's own scale.
+/// The name of a hostname source, as in JSON records.
 fn source_name(s: crate::l7::NameSource) -> &'static str {
     match s {
         crate::l7::NameSource::Sni => "sni",
@@ -87,6 +86,8 @@ fn source_name(s: crate::l7::NameSource) -> &'static str {
     }
 }
 
+/// Alertmanager routes on the Prometheus convention (critical, warning, info), the same words
+/// the bundled Prometheus rules use; the JSON record keeps sovereign's own scale.
 fn am_severity(s: &str) -> &'static str {
     match s {
         "high" => "critical",

@@ -482,8 +482,9 @@ fn reload_runtime(
         || cfg.metrics_listen != boot.metrics_listen
         || cfg.alertmanager != boot.alertmanager
         || cfg.flow.max_flows != boot.flow.max_flows
+        || cfg.app.names != boot.app.names
     {
-        tracing::warn!(file = %cfg.file, "config_reload_partial: [capture], [pipeline], [metrics], [[alert.sink]] and flow.max_flows differ from the running process; they take effect at restart");
+        tracing::warn!(file = %cfg.file, "config_reload_partial: [capture], [pipeline], [metrics], [[alert.sink]], flow.max_flows and [app] dns_* differ from the running process; they take effect at restart");
     }
     let key = cfg
         .hmac_key
