@@ -105,13 +105,13 @@ fn is_one(v: &u8) -> bool {
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct AppFields {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tls: Option<crate::l7::TlsInfo>,
+    pub tls: Option<Box<crate::l7::TlsInfo>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub quic: Option<crate::l7::QuicInfo>,
+    pub quic: Option<Box<crate::l7::QuicInfo>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub http: Option<crate::l7::HttpInfo>,
+    pub http: Option<Box<crate::l7::HttpInfo>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub dns: Option<crate::l7::DnsInfo>,
+    pub dns: Option<Box<crate::l7::DnsInfo>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

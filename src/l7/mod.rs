@@ -189,10 +189,11 @@ struct Stream {
 pub struct AppState {
     pub proto: Option<AppProto>,
     pub hostname: Option<Hostname>,
-    pub tls: Option<TlsInfo>,
-    pub quic: Option<QuicInfo>,
-    pub http: Option<HttpInfo>,
-    pub dns: Option<DnsInfo>,
+    // Boxed: most flows have none of them, and flow-table entries stay small.
+    pub tls: Option<Box<TlsInfo>>,
+    pub quic: Option<Box<QuicInfo>>,
+    pub http: Option<Box<HttpInfo>>,
+    pub dns: Option<Box<DnsInfo>>,
     phase: Phase,
     stream: Option<Box<Stream>>,
     /// TCP: the client's initial sequence number + 1, from its SYN.
@@ -298,7 +299,7 @@ impl AppState {
             self.phase = Phase::Done;
         }
         let Some(m) = msg else { return };
-        let d = self.dns.get_or_insert_with(DnsInfo::default);
+        let d = self.dns.get_or_insert_with(Box::default);
         if let Some(q) = m.qname.filter(|q| !q.is_empty()) {
             if d.queries.len() < MAX_DNS_NAMES && !d.queries.contains(&q) {
                 d.queries.push(q);
@@ -317,7 +318,7 @@ impl AppState {
                 self.quic_version(v);
                 if let Some(s) = sni {
                     self.name_from(&s, NameSource::Quic);
-                    self.quic.get_or_insert_with(QuicInfo::default).sni = Some(s);
+                    self.quic.get_or_insert_with(Box::default).sni = Some(s);
                 }
                 return self.done();
             }
@@ -356,6 +357,13 @@ impl AppState {
             return self.done();
         };
         let base = self.client_base.unwrap_or(seq);
+        if self.stream.is_none() && seq == base && self.proto.is_none() {
+            // The usual case: the first segment starts the stream and holds the whole head.
+            // Parsed in place; the stream buffer is only made when more is needed.
+            if self.head_in_place(p.data) {
+                return;
+            }
+        }
         let st = self.stream.get_or_insert_with(|| {
             Box::new(Stream {
                 reasm: Reassembly::new(STREAM_LIMIT),
@@ -409,32 +417,62 @@ impl AppState {
         }
         if self.proto == Some(AppProto::Tls) {
             match tls::from_records(buf) {
-                Parse::Done(ch) => {
-                    if let Some(s) = &ch.sni {
-                        self.name_from(s, NameSource::Sni);
-                    }
-                    self.tls = Some(TlsInfo {
-                        sni: ch.sni,
-                        alpn: ch.alpn,
-                        version: tls::version_name(ch.version),
-                        ja4: ch.ja4,
-                    });
-                    self.done();
-                }
+                Parse::Done(ch) => self.tls_hello(ch),
                 Parse::NeedMore if !full => {}
                 _ => self.done(),
             }
         } else {
-            // (Copied out: the head parser borrows the stream, which `http_head` may drop.)
-            let buf = buf.to_vec();
-            self.http_head(&buf, full);
+            let head = http::request(buf);
+            self.http_parsed(head, full);
         }
+    }
+
+    /// Tries a first segment on its own: true when it held a whole ClientHello or request head
+    /// (or is neither TLS nor HTTP), so no stream buffer is needed.
+    fn head_in_place(&mut self, data: &[u8]) -> bool {
+        if tls::looks_like_tls(data) {
+            if let Parse::Done(ch) = tls::from_records(data) {
+                self.proto = Some(AppProto::Tls);
+                self.tls_hello(ch);
+                return true;
+            }
+            false
+        } else if http::looks_like_request(data) {
+            match http::request(data) {
+                head @ http::Head::Complete(_) => {
+                    self.http_parsed(head, false);
+                    true
+                }
+                _ => false,
+            }
+        } else {
+            self.done();
+            true
+        }
+    }
+
+    fn tls_hello(&mut self, ch: tls::ClientHello) {
+        if let Some(s) = &ch.sni {
+            self.name_from(s, NameSource::Sni);
+        }
+        self.tls = Some(Box::new(TlsInfo {
+            sni: ch.sni,
+            alpn: ch.alpn,
+            version: tls::version_name(ch.version),
+            ja4: ch.ja4,
+        }));
+        self.done();
     }
 
     /// Records the request head at the start of `buf` once it is complete (or `last`: no more
     /// bytes will come), and ends inspection.
     fn http_head(&mut self, buf: &[u8], last: bool) {
-        let (req, complete) = match http::request(buf) {
+        self.http_parsed(http::request(buf), last);
+    }
+
+    /// Records a parsed request head (see [`AppState::http_head`]).
+    fn http_parsed(&mut self, head: http::Head<http::Request>, last: bool) {
+        let (req, complete) = match head {
             http::Head::Complete(r) => (Some(r), true),
             http::Head::Partial(r) => (Some(r), last),
             http::Head::Invalid => (None, true),
@@ -448,7 +486,7 @@ impl AppState {
                 self.name_from(h, NameSource::Http);
             }
             let old = self.http.take();
-            self.http = Some(HttpInfo {
+            self.http = Some(Box::new(HttpInfo {
                 method: r.method,
                 host: r.host,
                 path: r.path,
@@ -456,7 +494,7 @@ impl AppState {
                 status: old.as_ref().and_then(|o| o.status),
                 response_content_type: old.and_then(|o| o.response_content_type),
                 requests: 1,
-            });
+            }));
         }
         self.done();
     }
@@ -469,7 +507,7 @@ impl AppState {
     }
 
     fn quic_version(&mut self, v: u32) {
-        let q = self.quic.get_or_insert_with(QuicInfo::default);
+        let q = self.quic.get_or_insert_with(Box::default);
         let name = quic::version_name(v);
         if q.versions.len() < MAX_QUIC_VERSIONS && !q.versions.contains(&name) {
             q.versions.push(name);
@@ -499,7 +537,7 @@ impl AppState {
                 if let Some(s) = &ch.sni {
                     self.name_from(s, NameSource::Quic);
                 }
-                let q = self.quic.get_or_insert_with(QuicInfo::default);
+                let q = self.quic.get_or_insert_with(Box::default);
                 q.sni = ch.sni;
                 q.alpn = ch.alpn;
                 q.ja4 = Some(ch.ja4);
@@ -527,7 +565,7 @@ impl AppState {
                 http::Head::Invalid => return,
             };
             self.proto = Some(AppProto::Http);
-            let h = self.http.get_or_insert_with(HttpInfo::default);
+            let h = self.http.get_or_insert_with(Box::default);
             h.status = Some(r.status);
             h.response_content_type = r.content_type;
         }
