@@ -512,7 +512,7 @@ fn compile(raw: RawConfig, file: &str, base: &Path) -> Result<Config, ConfigErro
         ));
     }
     let probe = compile_probe(&cx, &raw.probe)?;
-    let app = compile_app(&cx, &raw.app)?;
+    let app = compile_app(&cx, &raw.app, &flow)?;
     let capture = compile_capture(&cx, &raw.capture)?;
     let pipeline = compile_pipeline(&cx, &raw.pipeline)?;
     let listen = raw
@@ -554,13 +554,38 @@ fn compile(raw: RawConfig, file: &str, base: &Path) -> Result<Config, ConfigErro
     })
 }
 
-fn compile_app(cx: &Ctx<'_>, raw: &raw::RawApp) -> Result<AppConfig, ConfigError> {
+fn compile_app(
+    cx: &Ctx<'_>,
+    raw: &raw::RawApp,
+    flow: &FlowConfig,
+) -> Result<AppConfig, ConfigError> {
     let d = AppConfig::default();
     let wait = raw.name_wait_ms.unwrap_or(d.name_wait.as_millis() as u64);
     if wait > 10_000 {
         return Err(cx.err(
             "app.name_wait_ms",
             format!("{wait} is more than 10000: alerts would be late for little gain"),
+        ));
+    }
+    // A held alert must be decided before its flow can time out: then the outcome does not
+    // depend on which frames (or worker ticks) happen to fall between the two.
+    let shortest = [
+        flow.tcp_handshake_timeout,
+        flow.tcp_established_timeout,
+        flow.tcp_closed_timeout,
+        flow.udp_timeout,
+        flow.other_timeout,
+    ]
+    .into_iter()
+    .min()
+    .unwrap_or_default();
+    if Duration::from_millis(wait) >= shortest {
+        return Err(cx.err(
+            "app.name_wait_ms",
+            format!(
+                "{wait} ms is not shorter than the shortest flow timeout ({} s)",
+                shortest.as_secs()
+            ),
         ));
     }
     let entries = raw.dns_cache_entries.unwrap_or(d.names.max_entries);

@@ -313,6 +313,10 @@ fn app_section_and_host_patterns_compile_and_refuse_bad_values_naming_the_key() 
         &["app.name_wait_ms", "10000"],
     );
     check_err(
+        &format!("{BASE}\n[flow]\ntcp_closed_timeout_secs = 2\n[app]\nname_wait_ms = 3000\n"),
+        &["app.name_wait_ms", "shortest flow timeout (2 s)"],
+    );
+    check_err(
         &format!("{BASE}\n[app]\ndns_min_ttl_secs = 600\ndns_max_ttl_secs = 60\n"),
         &["app.dns_min_ttl_secs", "dns_max_ttl_secs"],
     );

@@ -27,8 +27,9 @@ use crate::pii::{FlowPii, Hasher, Scanner};
 use crate::policy::{Kind, Policy, TenantId};
 use crate::time::Timestamp;
 
-/// Bytes of client streams a worker holds at most for L7 inspection (16 KiB per flow while its
-/// name is pending); beyond it, new inspections are abandoned and counted.
+/// Bytes of client streams held at most for L7 inspection (16 KiB per flow while its name is
+/// pending), split evenly over the workers like the flow table; beyond it, the inspection that
+/// would grow it is abandoned and counted.
 pub const L7_BUDGET: usize = 64 << 20;
 
 /// Everything a worker reads and never changes; shared by every worker.
@@ -139,8 +140,9 @@ pub struct Engine {
     /// Address -> name cache, fed the DNS answers the capture thread parsed
     /// ([`Engine::learn_name`]), in capture order.
     names: NameCache,
-    /// Bytes all flows hold for L7 inspection (bounded by [`L7_BUDGET`]).
+    /// Bytes all flows hold for L7 inspection, and this worker's share of [`L7_BUDGET`].
     l7_bytes: usize,
+    l7_budget: usize,
     /// Flows whose alert waits for a name: min-heap of (deadline, flow id, key); one entry per
     /// wait, at most one wait per flow.
     held: BinaryHeap<Reverse<(Timestamp, u64, FlowKey)>>,
@@ -172,6 +174,7 @@ impl Engine {
             names: NameCache::new(rt_names),
             held: BinaryHeap::new(),
             l7_bytes: 0,
+            l7_budget: L7_BUDGET / shards.max(1),
         }
     }
 
@@ -195,6 +198,7 @@ impl Engine {
         self.table.set_timeouts(&rt.flow);
         let geo = &mut self.geo;
         let old = &self.rt;
+        let stats = &mut self.stats;
         self.table.for_each_mut(|flow| {
             let before = flow
                 .data
@@ -210,6 +214,12 @@ impl Engine {
             if before.as_ref() != after {
                 // Another tenant now: the alerts raised for the old one do not count for it.
                 flow.data.raised = 0;
+            }
+            if flow.data.held_since.is_some() && !flow.data.carries_personal_data() {
+                // Its wait is moot: no tenant's personal data under the new config.
+                flow.data.held_since = None;
+                flow.data.hold_done = true;
+                *stats.alert_holds.entry("reload").or_insert(0) += 1;
             }
         });
         self.rt = rt;
@@ -321,13 +331,13 @@ impl Engine {
         });
         let held = flow.data.app.buffered();
         if held != flow.data.l7_held {
-            self.l7_bytes = self.l7_bytes - flow.data.l7_held + held;
+            self.l7_bytes = self.l7_bytes.saturating_sub(flow.data.l7_held) + held;
             flow.data.l7_held = held;
-            if self.l7_bytes > L7_BUDGET {
-                // Over budget: this flow stops waiting for its name (its alert, if held, goes
-                // out by the deadline unnamed).
+            if self.l7_bytes > self.l7_budget {
+                // Over budget: this flow stops inspecting (a held alert then goes out unnamed,
+                // counted `no_name`).
                 flow.data.app.abandon();
-                self.l7_bytes -= held;
+                self.l7_bytes = self.l7_bytes.saturating_sub(held);
                 flow.data.l7_held = 0;
                 self.stats.l7_abandoned += 1;
             }
@@ -469,7 +479,11 @@ fn evaluate(
     // (whatever the verdict is by then: the name may have cleared it).
     if let Some(since) = flow.data.held_since {
         let outcome = if !flow.data.app.name_pending() {
-            "named"
+            if flow.data.app.named_itself() {
+                "named"
+            } else {
+                "no_name"
+            }
         } else if flow_over {
             "flow_end"
         } else if now >= flow.data.hold_until {
@@ -604,7 +618,7 @@ fn raise(
             t,
             kind,
             country,
-            flow.data.app.hostname.as_ref().map(|h| &*h.name),
+            hostname_field(&flow.data).as_ref().map(|h| &*h.name),
         ),
     };
     let rec = alert_record(rt, flow, now, kind, reason);

@@ -211,6 +211,13 @@ impl AppState {
                 .map_or(true, |h| h.source == NameSource::Dns)
     }
 
+    /// Whether the flow named itself (SNI, QUIC, Host), as opposed to a DNS name or none.
+    pub fn named_itself(&self) -> bool {
+        self.hostname
+            .as_ref()
+            .is_some_and(|h| h.source != NameSource::Dns)
+    }
+
     /// A name the DNS cache gave for the outside address (kept unless the flow names itself).
     pub fn set_dns_name(&mut self, name: Arc<str>) {
         if self.hostname.is_none() {
@@ -269,6 +276,11 @@ impl AppState {
         if is_dns_port(p.server_port) {
             self.dns_packet(p);
             return;
+        }
+        if matches!(p.server_port, 5353 | 5355) && p.udp {
+            // mDNS / LLMNR: DNS, but their names are not recorded (see is_dns_port).
+            self.proto = Some(AppProto::Dns);
+            return self.done();
         }
         if p.to_server {
             match self.phase {
@@ -393,6 +405,11 @@ impl AppState {
             }
             st.parses = st.parses.saturating_add(1);
             if st.parses > MAX_PARSES {
+                // Give up, keeping what an HTTP head holds so far (its Host, if seen).
+                if self.proto == Some(AppProto::Http) {
+                    let head = http::request(st.reasm.contiguous());
+                    return self.http_parsed(head, true);
+                }
                 return self.done();
             }
         }

@@ -75,7 +75,7 @@ pub const ALL: &[(&str, &str, &str)] = &[
     (GEO_CACHE_LOOKUPS_TOTAL, "counter", "Geo lookups, by result (hit, miss)."),
     (DNS_CACHE_LOOKUPS_TOTAL, "counter", "DNS-name lookups for new flows' outside addresses, by result (hit, miss)."),
     (L7_ABANDONED_TOTAL, "counter", "Flows whose name inspection was abandoned because the worker's L7 buffer budget (64 MiB) was spent."),
-    (ALERTS_HELD_TOTAL, "counter", "Alerts that waited for their flow's hostname, by how the wait ended: named (the name came), deadline ([app] name_wait_ms), flow_end."),
+    (ALERTS_HELD_TOTAL, "counter", "Alerts that waited for their flow's hostname, by how the wait ended: named (the name came), no_name (inspection ended without one), deadline ([app] name_wait_ms), flow_end, reload (the flow no longer carries personal data)."),
     (ALERT_HOLD_SECONDS_TOTAL, "counter", "Total time alerts waited for their flow's hostname (divide by sovereign_alerts_held_total for the mean cost)."),
     (DNS_CACHE_LEARNED_TOTAL, "counter", "A/AAAA answers learned into the DNS name cache."),
     (DNS_CACHE_EVICTED_TOTAL, "counter", "Addresses forgotten by the DNS name cache to stay within [app] dns_cache_entries (every worker holds an identical copy; this is one copy's count)."),
@@ -250,7 +250,7 @@ impl Stats {
             family(
                 ALERTS_HELD_TOTAL,
                 MetricType::COUNTER,
-                ["named", "deadline", "flow_end"]
+                ["named", "no_name", "deadline", "flow_end", "reload"]
                     .iter()
                     .map(|k| {
                         let v = self.alert_holds.get(k).copied().unwrap_or(0);

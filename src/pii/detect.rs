@@ -94,9 +94,16 @@ pub struct Match {
 /// Whether any detector finds an identifier in `haystack` (for strings copied from payloads
 /// into records: hostnames, paths, content types).
 pub fn contains_identifier(haystack: &[u8]) -> bool {
-    // Fast path: an e-mail address needs '@' (or "%40"), a card or IBAN at least 12 digits.
+    // Fast path: an e-mail address needs '@' (or "%40"), a card at least 12 digits, an IBAN
+    // its country code and check digits ("LV80..."; some countries' accounts hold letters).
     let digits = haystack.iter().filter(|b| b.is_ascii_digit()).count();
-    if digits < 12 && !haystack.iter().any(|b| *b == b'@' || *b == b'%') {
+    let iban_start = haystack.windows(4).any(|w| {
+        w[0].is_ascii_alphabetic()
+            && w[1].is_ascii_alphabetic()
+            && w[2].is_ascii_digit()
+            && w[3].is_ascii_digit()
+    });
+    if digits < 12 && !iban_start && !haystack.iter().any(|b| *b == b'@' || *b == b'%') {
         return false;
     }
     let mut all = DetectorSet::empty();
@@ -850,6 +857,8 @@ mod tests {
             "NO93 8601 1117 947",
             "4111 1111 1111 1111",
             "GB82WEST12345698765432",
+            "LV80BANK0000435195001",
+            "QA58DOHB00001234567890ABCDEFG",
         ] {
             assert!(contains_identifier(hit.as_bytes()), "{hit}");
         }

@@ -341,7 +341,7 @@ impl Router {
 
     fn push_to(&mut self, w: usize, frame: Frame) {
         let b = &mut self.pending[w];
-        if b.frames.is_empty() {
+        if b.frames.is_empty() && b.learned.is_empty() {
             b.read_at = monotonic();
         }
         b.frames.push(frame);
@@ -361,6 +361,18 @@ impl Router {
         let (dropped, gone) = if self.lossy {
             match self.txs[w].try_send(msg) {
                 Ok(()) => (false, false),
+                Err(TrySendError::Full(WorkerMsg::Frames(lost))) => {
+                    // The frames are dropped (counted); the DNS answers are not: every worker
+                    // must keep the same names. They go first in the next batch.
+                    if !lost.learned.is_empty() {
+                        let next = &mut self.pending[w];
+                        let mut keep: Vec<(usize, Learned)> =
+                            lost.learned.into_iter().map(|(_, l)| (0, l)).collect();
+                        keep.append(&mut next.learned);
+                        next.learned = keep;
+                    }
+                    (true, false)
+                }
                 Err(TrySendError::Full(_)) => (true, false),
                 Err(TrySendError::Disconnected(_)) => (true, true),
             }
