@@ -721,6 +721,12 @@ mod tests {
         drop(spooled);
         // Alertmanager back, sovereign restarted: the spool is delivered, each alert once.
         am.down.store(false, Ordering::SeqCst);
+        // The drain ends as soon as the spool is empty; a long limit only keeps a loaded
+        // machine from cutting it short.
+        let cfg = AlertmanagerConfig {
+            drain_timeout: Duration::from_secs(30),
+            ..cfg
+        };
         let mut sink2 = AlertmanagerSink::start(cfg, exp.pipeline.clone()).unwrap();
         rec.ends.flow_id = 4;
         sink2.send(&rec);
