@@ -525,3 +525,28 @@ fn a_late_allowed_sni_clears_the_held_alert_but_a_dns_name_cannot() {
     let http_flow = r.flows.iter().find(|f| f["src_port"] == 41002).unwrap();
     assert_eq!(http_flow["http"]["path"], "[redacted]");
 }
+
+/// A ClientHello that stalls half-sent stops being inspected (and frees its buffer) 10 s after
+/// it began, while the flow lives on.
+#[test]
+fn a_stalled_inspection_ages_out() {
+    let ch = tls_records(&tls_client_hello(Some("slow.example"), &[]), 16_384);
+    let stalled = conv("10.1.2.3:41000", &format!("{DE}:443"), 0)
+        .handshake()
+        .client_sends_segments(&ch, &[0, 40], &[0]);
+    let later = conv("10.1.2.4:41001", &format!("{DE}:80"), 11_000)
+        .handshake()
+        .client_sends(b"GET / HTTP/1.1\r\nHost: de.example\r\n\r\n");
+    let r = replay("aged", vec![stalled, later]);
+    assert_eq!(
+        r.stat("sovereign_l7_inspections_abandoned_total{reason=\"age\"}"),
+        1
+    );
+    assert_eq!(
+        r.stat("sovereign_l7_inspections_abandoned_total{reason=\"budget\"}"),
+        0
+    );
+    let f = r.flows.iter().find(|f| f["src_port"] == 41000).unwrap();
+    assert_eq!(f["app_proto"], "tls");
+    assert!(f["hostname"].is_null());
+}

@@ -5,7 +5,7 @@
 //! shared read-only [`Runtime`]. No I/O, no threads, no clock.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +31,9 @@ use crate::time::Timestamp;
 /// pending), split evenly over the workers like the flow table; beyond it, the inspection that
 /// would grow it is abandoned and counted.
 pub const L7_BUDGET: usize = 64 << 20;
+/// How long a flow's start is inspected at most (not less than the longest `name_wait_ms`):
+/// a stalled ClientHello or head then frees its buffer even when the flow lives on.
+pub const INSPECT_MAX: Duration = Duration::from_secs(10);
 
 /// Everything a worker reads and never changes; shared by every worker.
 #[derive(Debug)]
@@ -143,6 +146,8 @@ pub struct Engine {
     /// Bytes all flows hold for L7 inspection, and this worker's share of [`L7_BUDGET`].
     l7_bytes: usize,
     l7_budget: usize,
+    /// Flows whose inspection holds bytes, in the order it began: (began, key, flow id).
+    inspecting: VecDeque<(Timestamp, FlowKey, u64)>,
     /// Flows whose alert waits for a name: min-heap of (deadline, flow id, key); one entry per
     /// wait, at most one wait per flow.
     held: BinaryHeap<Reverse<(Timestamp, u64, FlowKey)>>,
@@ -174,6 +179,7 @@ impl Engine {
             names: NameCache::new(rt_names),
             held: BinaryHeap::new(),
             l7_bytes: 0,
+            inspecting: VecDeque::new(),
             l7_budget: L7_BUDGET / shards.max(1),
         }
     }
@@ -229,8 +235,30 @@ impl Engine {
     /// end, so their records and held-back identifiers come out.
     pub fn tick(&mut self, now: Timestamp, out: &mut Vec<Event>) {
         self.release_held(now, out);
+        self.age_out_inspections(now);
         self.table.expire(now, &mut self.ended);
         self.flush_ended(out);
+    }
+
+    /// Inspections that began [`INSPECT_MAX`] before `now` and still hold bytes are abandoned.
+    /// Costs a time comparison per packet; a lookup only per aged entry.
+    fn age_out_inspections(&mut self, now: Timestamp) {
+        while let Some(&(began, key, id)) = self.inspecting.front() {
+            if now.saturating_since(began) < INSPECT_MAX {
+                break;
+            }
+            self.inspecting.pop_front();
+            let Some(flow) = self.table.get_mut(&key) else {
+                continue;
+            };
+            if flow.id != id || flow.data.l7_held == 0 {
+                continue; // ended, replaced, or done inspecting
+            }
+            flow.data.app.abandon();
+            self.l7_bytes = self.l7_bytes.saturating_sub(flow.data.l7_held);
+            flow.data.l7_held = 0;
+            self.stats.l7_aged_out += 1;
+        }
     }
 
     /// Alerts whose wait for a name ended by `now` are decided (at their deadline's time).
@@ -304,6 +332,7 @@ impl Engine {
         };
         // Flows that timed out before this packet end first, so records come out in time order.
         self.release_held(now, out);
+        self.age_out_inspections(now);
         self.table.expire(now, &mut self.ended);
         self.flush_ended(out);
 
@@ -331,6 +360,9 @@ impl Engine {
         });
         let held = flow.data.app.buffered();
         if held != flow.data.l7_held {
+            if flow.data.l7_held == 0 {
+                self.inspecting.push_back((now, flow.key, flow.id));
+            }
             self.l7_bytes = self.l7_bytes.saturating_sub(flow.data.l7_held) + held;
             flow.data.l7_held = held;
             if self.l7_bytes > self.l7_budget {

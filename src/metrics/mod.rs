@@ -74,7 +74,7 @@ pub const ALL: &[(&str, &str, &str)] = &[
     (PII_FINDINGS_DROPPED_TOTAL, "counter", "Identifiers not listed because a flow reached its findings limit."),
     (GEO_CACHE_LOOKUPS_TOTAL, "counter", "Geo lookups, by result (hit, miss)."),
     (DNS_CACHE_LOOKUPS_TOTAL, "counter", "DNS-name lookups for new flows' outside addresses, by result (hit, miss)."),
-    (L7_ABANDONED_TOTAL, "counter", "Flows whose name inspection was abandoned because the worker's L7 buffer budget (64 MiB) was spent."),
+    (L7_ABANDONED_TOTAL, "counter", "Flows whose name inspection was abandoned, by reason: budget (the workers' 64 MiB of L7 buffers were spent) or age (still incomplete 10 s after it began)."),
     (ALERTS_HELD_TOTAL, "counter", "Alerts that waited for their flow's hostname, by how the wait ended: named (the name came), no_name (inspection ended without one), deadline ([app] name_wait_ms), flow_end, reload (the flow no longer carries personal data)."),
     (ALERT_HOLD_SECONDS_TOTAL, "counter", "Total time alerts waited for their flow's hostname (divide by sovereign_alerts_held_total for the mean cost)."),
     (DNS_CACHE_LEARNED_TOTAL, "counter", "A/AAAA answers learned into the DNS name cache."),
@@ -134,7 +134,9 @@ pub struct Stats {
     /// Alerts that waited for a hostname, by outcome, and the total wait.
     pub alert_holds: BTreeMap<&'static str, u64>,
     pub alert_hold_us: u64,
+    /// L7 inspections abandoned: over the worker's budget, and past their age limit.
     pub l7_abandoned: u64,
+    pub l7_aged_out: u64,
 }
 
 fn add_map<K: Ord + Clone>(into: &mut BTreeMap<K, u64>, from: &BTreeMap<K, u64>) {
@@ -188,6 +190,7 @@ impl Stats {
         add_map(&mut self.alert_holds, &o.alert_holds);
         self.alert_hold_us += o.alert_hold_us;
         self.l7_abandoned += o.l7_abandoned;
+        self.l7_aged_out += o.l7_aged_out;
     }
 
     /// The worker counters as Prometheus metric families.
@@ -245,7 +248,13 @@ impl Stats {
             family(
                 L7_ABANDONED_TOTAL,
                 MetricType::COUNTER,
-                one(self.l7_abandoned),
+                vec![
+                    (
+                        vec![("reason", "budget".to_string())],
+                        self.l7_abandoned as f64,
+                    ),
+                    (vec![("reason", "age".to_string())], self.l7_aged_out as f64),
+                ],
             ),
             family(
                 ALERTS_HELD_TOTAL,
