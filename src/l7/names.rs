@@ -1,5 +1,5 @@
 //! Names: the bounded, TTL-aware cache from addresses in DNS answers to the names asked. The
-//! capture thread parses the answers ([`Learned`]) and hands them to every worker inside its
+//! capture thread parses the answers ([`answers`] -> [`Learned`]) and hands them to every worker inside its
 //! frame batches, at their place in capture order; each worker keeps its own identical copy and
 //! reads it when a flow starts, so every worker count sees exactly what one thread would. Owns
 //! no sockets, no clock and no locks.
@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::decode::{PacketMeta, PROTO_TCP, PROTO_UDP};
 use crate::time::Timestamp;
 
 /// Names kept per address (the newest replace the oldest).
@@ -49,6 +50,35 @@ pub struct Learned {
     pub name: Arc<str>,
     pub ttl: u32,
     pub ts: Timestamp,
+}
+
+/// The A/AAAA answers of a DNS response from port 53 (UDP, or the first message of a TCP
+/// segment), under the name asked.
+pub fn answers(m: &PacketMeta<'_>, ts: Timestamp) -> Vec<Learned> {
+    if m.src_port != 53 || m.payload.is_empty() {
+        return Vec::new();
+    }
+    let msg = match m.proto {
+        PROTO_UDP => super::dns::parse(m.payload),
+        PROTO_TCP => super::dns::parse_tcp(m.payload),
+        _ => None,
+    };
+    let Some(msg) = msg.filter(|m| m.response && m.rcode == 0) else {
+        return Vec::new();
+    };
+    let Some(q) = msg.qname.filter(|q| !q.is_empty()) else {
+        return Vec::new();
+    };
+    let name: Arc<str> = Arc::from(q.as_str());
+    msg.addrs
+        .iter()
+        .map(|(addr, ttl)| Learned {
+            addr: *addr,
+            name: name.clone(),
+            ttl: *ttl,
+            ts,
+        })
+        .collect()
 }
 
 /// Counters of the cache. `learned` is counted where answers are parsed (the capture

@@ -20,12 +20,11 @@ use crate::alert::{Event, JsonLines};
 use crate::capture::live::{LiveCapture, LiveError, Read};
 use crate::capture::replay::{ReplayError, ReplayFile};
 use crate::capture::Frame;
-use crate::decode::{decode_frame, fragment, PacketMeta, Skip, PROTO_TCP, PROTO_UDP};
+use crate::decode::{decode_frame, fragment, PacketMeta, Skip};
 use crate::defrag::{Defrag, DefragConfig, DefragStats};
 use crate::engine::{Engine, Runtime};
 use crate::flow::FlowKey;
 use crate::geo::GeoDb;
-use crate::l7::dns;
 use crate::l7::names::Learned;
 use crate::metrics::exporter::{Exporter, LatencyRecorder};
 use crate::metrics::Stats;
@@ -201,35 +200,6 @@ fn shard(meta: &Result<PacketMeta<'_>, Skip>, n: usize) -> (usize, bool) {
     }
 }
 
-/// The A/AAAA answers of a DNS response from port 53 (UDP, or the first message of a TCP
-/// segment), under the name asked.
-fn dns_answers(m: &PacketMeta<'_>, ts: Timestamp) -> Vec<Learned> {
-    if m.src_port != 53 || m.payload.is_empty() {
-        return Vec::new();
-    }
-    let msg = match m.proto {
-        PROTO_UDP => dns::parse(m.payload),
-        PROTO_TCP => dns::parse_tcp(m.payload),
-        _ => None,
-    };
-    let Some(msg) = msg.filter(|m| m.response && m.rcode == 0) else {
-        return Vec::new();
-    };
-    let Some(q) = msg.qname.filter(|q| !q.is_empty()) else {
-        return Vec::new();
-    };
-    let name: Arc<str> = Arc::from(q.as_str());
-    msg.addrs
-        .iter()
-        .map(|(addr, ttl)| Learned {
-            addr: *addr,
-            name: name.clone(),
-            ttl: *ttl,
-            ts,
-        })
-        .collect()
-}
-
 /// The capture side of the worker channels.
 struct Router {
     txs: Vec<Sender<WorkerMsg>>,
@@ -302,7 +272,7 @@ impl Router {
 
     /// Hands the A/AAAA answers of a DNS response to every worker, before its next frame.
     fn learn_names(&mut self, m: &PacketMeta<'_>, ts: Timestamp) {
-        let answers = dns_answers(m, ts);
+        let answers = crate::l7::names::answers(m, ts);
         if answers.is_empty() {
             return;
         }
